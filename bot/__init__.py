@@ -1,0 +1,1 @@
+"""tinbao wiring: settings, command line, channels (Telegram, console) and the runtime."""

@@ -1,0 +1,1 @@
+"""Product logic, channel-agnostic: it never imports a messaging platform's library."""

@@ -1,0 +1,109 @@
+"""The channel-agnostic message types: what a channel hands in, and what handlers send out.
+
+A channel adapter (Telegram, console, later Zalo) turns its platform's update into an `Inbound`,
+calls the router, and delivers every `Outbound` the handlers emit through an `Outbox`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal, Protocol
+
+FileKind = Literal["photo", "document", "voice", "video", "audio", "video_note", "animation"]
+ChatType = Literal["private", "group", "supergroup", "channel"]
+
+
+@dataclass(frozen=True)
+class Button:
+    """An inline button. `data` is short opaque callback data (at most 64 bytes)."""
+
+    label: str
+    data: str
+
+    def __post_init__(self) -> None:
+        if len(self.data.encode()) > 64:
+            raise ValueError(f"callback data over 64 bytes: {self.data!r}")
+
+
+@dataclass
+class Outbound:
+    """A message to send. `text` is plain text: the channel escapes it for its markup.
+
+    `title`, when set, is shown above the text in bold where the channel can.
+    `to` is None for "reply to the sender"; otherwise a channel chat id.
+    """
+
+    text: str
+    buttons: list[list[Button]] = field(default_factory=list)
+    to: str | None = None
+    title: str | None = None
+
+
+@dataclass
+class IncomingFile:
+    """A file the resident sent. `fetch` downloads its bytes from the platform."""
+
+    kind: FileKind
+    file_id: str
+    file_unique_id: str
+    size: int | None
+    mime: str | None
+    name: str | None
+    fetch: Callable[[], Awaitable[bytes]]
+    media_group_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Forwarded:
+    """Where a forwarded message came from, as the platform shows it."""
+
+    origin: str
+    date: datetime | None = None
+
+
+@dataclass
+class Inbound:
+    """One message or button press from a user, whatever the channel.
+
+    `links` holds link targets the platform marked (including hidden text-link targets), so
+    extraction sees URLs that are not in the visible text. `unsupported` names content tinbao
+    cannot use (sticker, location, contact, poll, …) so the reply can say so kindly.
+    """
+
+    channel: str
+    user_id: str
+    chat_id: str
+    chat_type: ChatType = "private"
+    language_hint: str | None = None
+    text: str | None = None
+    command: str | None = None
+    args: str = ""
+    callback: str | None = None
+    callback_id: str | None = None
+    links: list[str] = field(default_factory=list)
+    files: list[IncomingFile] = field(default_factory=list)
+    forwarded: Forwarded | None = None
+    unsupported: str | None = None
+    update_id: int | None = None
+    received_at: datetime | None = None
+
+
+class Outbox(Protocol):
+    """Delivers messages for a channel."""
+
+    async def send(self, inbound: Inbound, message: Outbound) -> None:
+        """Send `message` in reply to `inbound` (or to `message.to` when set)."""
+        ...
+
+
+@dataclass
+class CollectingOutbox:
+    """An `Outbox` that keeps what was sent; the console channel and unit tests use it."""
+
+    sent: list[Outbound] = field(default_factory=list)
+
+    async def send(self, inbound: Inbound, message: Outbound) -> None:
+        """Record the message."""
+        self.sent.append(message)

@@ -1,0 +1,1 @@
+"""Alembic migration environment; run through `tinbao db upgrade` (see storage/migrate.py)."""

@@ -1,0 +1,1 @@
+"""Migration scripts, one history for SQLite and PostgreSQL."""

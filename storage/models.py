@@ -1,0 +1,199 @@
+"""SQLModel tables. Every time is stored in UTC; `UTCDateTime` gives it back timezone-aware."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp stored as UTC that always reads back timezone-aware.
+
+    SQLite returns naive datetimes even for timezone-aware columns; PostgreSQL returns aware ones.
+    Normalising here means no caller ever compares a naive time with an aware one.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _ts(nullable: bool = False, default: Any = None) -> Any:
+    if default is not None:
+        return Field(default_factory=default, sa_type=UTCDateTime, nullable=nullable)
+    return Field(default=None, sa_type=UTCDateTime, nullable=nullable)
+
+
+class User(SQLModel, table=True):
+    """Someone who talks to the bot. Created only once they consent."""
+
+    __table_args__ = (sa.UniqueConstraint("channel", "external_id", name="uq_user_channel"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=16)
+    external_id: str = Field(max_length=64)
+    language: str | None = Field(default=None, max_length=8)
+    role: str = Field(default="resident", max_length=16)
+    consent_at: datetime | None = _ts(nullable=True)
+    consent_version: str | None = Field(default=None, max_length=16)
+    created_at: datetime = _ts(default=utcnow)
+
+
+class Dialogue(SQLModel, table=True):
+    """Where a user is in a flow. One row per user; every answered step is committed here."""
+
+    user_id: int = Field(
+        sa_column=sa.Column(
+            sa.Integer, sa.ForeignKey("user.id", ondelete="CASCADE"), primary_key=True
+        )
+    )
+    flow: str = Field(max_length=16)
+    step: str = Field(max_length=32)
+    data: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+    version: int = 1
+    created_at: datetime = _ts(default=utcnow)
+    updated_at: datetime = _ts(default=utcnow)
+    expires_at: datetime = _ts(default=utcnow)
+
+
+class Report(SQLModel, table=True):
+    """A report. It exists from the first step as a draft so evidence can attach to it."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str | None = Field(default=None, max_length=16, unique=True)
+    reporter_id: int | None = Field(
+        default=None,
+        sa_column=sa.Column(sa.Integer, sa.ForeignKey("user.id", ondelete="SET NULL"), index=True),
+    )
+    channel: str = Field(max_length=16)
+    status: str = Field(default="draft", max_length=16, index=True)
+    category: str | None = Field(default=None, max_length=32)
+    description: str | None = Field(default=None, sa_type=sa.Text)
+    occurred_at: datetime | None = _ts(nullable=True)
+    amount_lost_vnd: int | None = Field(default=None, sa_type=sa.BigInteger)
+    anonymous: bool = False
+    contact_allowed: bool = False
+    contact_phone: str | None = Field(default=None, max_length=32)
+    assignee_id: int | None = Field(default=None, foreign_key="user.id")
+    created_at: datetime = _ts(default=utcnow)
+    submitted_at: datetime | None = _ts(nullable=True)
+    updated_at: datetime = _ts(default=utcnow)
+
+
+class Indicator(SQLModel, table=True):
+    """A phone number, bank account, link, domain, email or social account, stored once."""
+
+    __table_args__ = (sa.UniqueConstraint("kind", "value", name="uq_indicator_kind_value"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=16)
+    value: str = Field(max_length=512)
+    first_seen_at: datetime = _ts(default=utcnow)
+
+
+class ReportIndicator(SQLModel, table=True):
+    """Links a report to an indicator, with how the resident wrote it."""
+
+    report_id: int = Field(
+        sa_column=sa.Column(
+            sa.Integer, sa.ForeignKey("report.id", ondelete="CASCADE"), primary_key=True
+        )
+    )
+    indicator_id: int = Field(
+        sa_column=sa.Column(
+            sa.Integer,
+            sa.ForeignKey("indicator.id", ondelete="CASCADE"),
+            primary_key=True,
+            index=True,
+        )
+    )
+    raw: str = Field(default="", max_length=1024)
+    holder: str | None = Field(default=None, max_length=128)
+
+
+class Attachment(SQLModel, table=True):
+    """An evidence file, stored under the data directory by its SHA-256 at receipt."""
+
+    __table_args__ = (sa.UniqueConstraint("report_id", "sha256", name="uq_attachment_report_sha"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    report_id: int = Field(
+        sa_column=sa.Column(
+            sa.Integer, sa.ForeignKey("report.id", ondelete="CASCADE"), index=True, nullable=False
+        )
+    )
+    kind: str = Field(max_length=16)
+    sha256: str = Field(max_length=64, index=True)
+    size: int
+    mime: str = Field(max_length=128)
+    stored_path: str = Field(max_length=256)
+    file_id: str | None = Field(default=None, max_length=256)
+    file_unique_id: str | None = Field(default=None, max_length=128)
+    original_name: str | None = Field(default=None, max_length=256)
+    media_group_id: str | None = Field(default=None, max_length=64, index=True)
+    forwarded_from: str | None = Field(default=None, max_length=256)
+    received_at: datetime = _ts(default=utcnow)
+
+
+class ReportEvent(SQLModel, table=True):
+    """The audit trail of a report: who did what, from which status to which, and when."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    report_id: int = Field(
+        sa_column=sa.Column(
+            sa.Integer, sa.ForeignKey("report.id", ondelete="CASCADE"), index=True, nullable=False
+        )
+    )
+    actor_id: int | None = Field(
+        default=None, sa_column=sa.Column(sa.Integer, sa.ForeignKey("user.id", ondelete="SET NULL"))
+    )
+    action: str = Field(max_length=32)
+    from_status: str | None = Field(default=None, max_length=16)
+    to_status: str | None = Field(default=None, max_length=16)
+    note: str | None = Field(default=None, sa_type=sa.Text)
+    created_at: datetime = _ts(default=utcnow)
+
+
+class ProcessedUpdate(SQLModel, table=True):
+    """Updates already handled, so a re-delivered one has a single effect."""
+
+    channel: str = Field(max_length=16, primary_key=True)
+    update_id: int = Field(
+        sa_column=sa.Column(sa.BigInteger, primary_key=True, autoincrement=False)
+    )
+    processed_at: datetime = _ts(default=utcnow)
+
+
+class CaseCounter(SQLModel, table=True):
+    """The last case number handed out in a month (`TB-<yymm>-<n>`)."""
+
+    period: str = Field(max_length=8, primary_key=True)
+    last: int = 0
+
+
+class AlbumAck(SQLModel, table=True):
+    """Albums already acknowledged: one conditional insert makes the acknowledgement happen once."""
+
+    key: str = Field(max_length=128, primary_key=True)
+    created_at: datetime = _ts(default=utcnow)
