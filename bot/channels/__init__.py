@@ -1,0 +1,1 @@
+"""Channel adapters: turn a platform's updates into `Inbound` and deliver `Outbound`."""

@@ -1,0 +1,382 @@
+"""Telegram through python-telegram-bot, used as a transport only.
+
+`build_application` is the one factory for production (`tinbao run`) and the tests: only the
+token and base URLs differ. Updates of one user are handled in order, different users in
+parallel; replies are HTML with every user-supplied piece escaped, link previews off.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import logging
+from collections.abc import Awaitable
+from typing import Any
+
+from telegram import (
+    BotCommand,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    LinkPreviewOptions,
+    Message,
+    MessageEntity,
+    MessageOrigin,
+    MessageOriginChannel,
+    MessageOriginChat,
+    MessageOriginHiddenUser,
+    MessageOriginUser,
+    Update,
+)
+from telegram.constants import MessageLimit, ParseMode
+from telegram.error import BadRequest, Forbidden, TelegramError
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    BaseUpdateProcessor,
+    ContextTypes,
+    Defaults,
+    TypeHandler,
+)
+
+from bot.settings import Settings
+from handlers import router
+from handlers.core import Forwarded, Inbound, IncomingFile, Outbound
+from handlers.i18n import check_catalogs, translator
+from handlers.services import Services
+
+log = logging.getLogger(__name__)
+CHANNEL = "telegram"
+
+
+class PerUserUpdateProcessor(BaseUpdateProcessor):
+    """Runs updates of different users in parallel and those of one user strictly in order.
+
+    PTB's own `concurrent_updates(True)` gives parallelism without any per-user order, and a
+    resident's "5 triệu" must never be applied before the question it answers.
+    """
+
+    def __init__(self, max_concurrent_updates: int = 256) -> None:
+        super().__init__(max_concurrent_updates)
+        self._locks: dict[int, tuple[asyncio.Lock, int]] = {}
+
+    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        """Wait for the same user's earlier updates, then run this one."""
+        key = _user_key(update)
+        if key is None:
+            await coroutine
+            return
+        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                await coroutine
+        finally:
+            lock, users = self._locks[key]
+            if users <= 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+    async def initialize(self) -> None:
+        """Nothing to set up."""
+
+    async def shutdown(self) -> None:
+        """Nothing to tear down."""
+
+
+def _user_key(update: object) -> int | None:
+    if isinstance(update, Update):
+        if update.effective_user is not None:
+            return update.effective_user.id
+        if update.effective_chat is not None:
+            return update.effective_chat.id
+    return None
+
+
+def build_application(settings: Settings, services: Services) -> Application:
+    """The PTB application wired to tinbao's handlers (polling; webhook mode reuses it)."""
+    if not settings.telegram_token:
+        raise ValueError("TINBAO_TELEGRAM_TOKEN is not set")
+    application = (
+        ApplicationBuilder()
+        .token(settings.telegram_token)
+        .base_url(settings.telegram_api_url)
+        .base_file_url(settings.telegram_file_url)
+        .rate_limiter(AIORateLimiter(max_retries=3))
+        .defaults(
+            Defaults(
+                parse_mode=ParseMode.HTML,
+                link_preview_options=LinkPreviewOptions(is_disabled=True),
+            )
+        )
+        .concurrent_updates(PerUserUpdateProcessor(256))
+        .post_init(_on_start)
+        .post_shutdown(_on_stop)
+        .build()
+    )
+    application.bot_data["services"] = services
+    application.add_handler(TypeHandler(Update, _on_update))
+    application.add_error_handler(_on_error)
+    return application
+
+
+async def _on_start(application: Application) -> None:
+    check_catalogs()
+    await register_commands(application)
+
+
+async def _on_stop(application: Application) -> None:
+    services: Services = application.bot_data["services"]
+    await services.debouncer.flush()
+    await services.db.dispose()
+
+
+async def register_commands(application: Application) -> None:
+    """Publish the command menu: Vietnamese names by default, English aliases for English apps."""
+    bot = application.bot
+    vi = translator("vi")
+    en = translator("en")
+    vietnamese = [
+        BotCommand("baocao", vi._("Report a scam")),
+        BotCommand("tinbao", vi._("My reports and their status")),
+        BotCommand("huy", vi._("Cancel the report in progress")),
+        BotCommand("ngonngu", vi._("Change language")),
+        BotCommand("trogiup", vi._("Help and safety advice")),
+    ]
+    english = [
+        BotCommand("report", en._("Report a scam")),
+        BotCommand("myreports", en._("My reports and their status")),
+        BotCommand("cancel", en._("Cancel the report in progress")),
+        BotCommand("language", en._("Change language")),
+        BotCommand("help", en._("Help and safety advice")),
+    ]
+    await bot.set_my_commands(vietnamese)
+    await bot.set_my_commands(vietnamese, language_code="vi")
+    await bot.set_my_commands(english, language_code="en")
+
+
+async def _on_update(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    services: Services = context.application.bot_data["services"]
+    inbound = to_inbound(update, context.bot)
+    if inbound is None:
+        return
+    outbox = TelegramOutbox(context.bot)
+    query = update.callback_query
+    if query is not None:
+        # Answer at once so the resident's button stops spinning, and take the keyboard off the
+        # pressed message so old buttons cannot be pressed again by mistake.
+        await _quietly(query.answer())
+        if isinstance(query.message, Message) and query.message.reply_markup:
+            await _quietly(query.message.edit_reply_markup(reply_markup=None))
+    await router.handle(inbound, services, outbox)
+
+
+async def _on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    log.error("error while handling an update", exc_info=context.error)
+
+
+async def _quietly(call: Awaitable[Any]) -> None:
+    try:
+        await call
+    except TelegramError as error:
+        log.info("ignored Telegram error: %s", error)
+
+
+def to_inbound(update: Update, bot: Any) -> Inbound | None:
+    """A Telegram update as a channel-agnostic `Inbound` (None for updates we do not use)."""
+    query = update.callback_query
+    if query is not None:
+        chat = query.message.chat if query.message is not None else None
+        return Inbound(
+            channel=CHANNEL,
+            user_id=str(query.from_user.id),
+            chat_id=str(chat.id if chat else query.from_user.id),
+            chat_type=_chat_type(chat.type if chat else "private"),
+            language_hint=query.from_user.language_code,
+            callback=query.data or "",
+            callback_id=query.id,
+            update_id=update.update_id,
+        )
+    message = update.message
+    if message is None or message.from_user is None:
+        return None
+    user = message.from_user
+    inbound = Inbound(
+        channel=CHANNEL,
+        user_id=str(user.id),
+        chat_id=str(message.chat.id),
+        chat_type=_chat_type(message.chat.type),
+        language_hint=user.language_code,
+        update_id=update.update_id,
+        received_at=message.date,
+    )
+    text = message.text or message.caption
+    inbound.text = text
+    inbound.links = _links(message)
+    if message.text and message.entities:
+        first = message.entities[0]
+        if first.type == MessageEntity.BOT_COMMAND and first.offset == 0:
+            command = message.parse_entity(first)[1:]
+            inbound.command = command.split("@", 1)[0]
+            inbound.args = message.text[len(command) + 1 :].strip()
+    if message.forward_origin is not None:
+        inbound.forwarded = Forwarded(
+            origin=_describe_origin(message.forward_origin), date=message.forward_origin.date
+        )
+        inbound.command = None  # a forwarded "/command" is evidence, not an order
+    inbound.files = _files(message, bot)
+    if message.contact is not None:
+        # A shared contact card is a phone number: the scammer's, or the resident's own.
+        inbound.text = " ".join(
+            part for part in (message.contact.first_name, message.contact.phone_number) if part
+        )
+    elif message.sticker is not None:
+        inbound.unsupported = "sticker"
+    elif message.location is not None or message.venue is not None:
+        inbound.unsupported = "location"
+    elif message.poll is not None:
+        inbound.unsupported = "poll"
+    elif message.dice is not None:
+        inbound.unsupported = "dice"
+    elif text is None and not inbound.files:
+        inbound.unsupported = "other"
+    return inbound
+
+
+def _chat_type(value: str) -> Any:
+    return value if value in ("private", "group", "supergroup", "channel") else "private"
+
+
+def _links(message: Message) -> list[str]:
+    # URLs are best taken from entities: a `text_link` hides its target behind other words.
+    found: list[str] = []
+    types: list[str | None] = [MessageEntity.URL, MessageEntity.TEXT_LINK]
+    parsed = (
+        message.parse_entities(types) if message.text else message.parse_caption_entities(types)
+    )
+    for entity, shown in parsed.items():
+        target = entity.url if entity.type == MessageEntity.TEXT_LINK else shown
+        if target and target not in found:
+            found.append(target)
+    return found
+
+
+def _files(message: Message, bot: Any) -> list[IncomingFile]:
+    group = message.media_group_id
+
+    def make(kind: Any, media: Any, mime: str | None, name: str | None = None) -> IncomingFile:
+        file_id = media.file_id
+
+        async def fetch() -> bytes:
+            telegram_file = await bot.get_file(file_id)
+            return bytes(await telegram_file.download_as_bytearray())
+
+        return IncomingFile(
+            kind=kind,
+            file_id=file_id,
+            file_unique_id=media.file_unique_id,
+            size=media.file_size,
+            mime=mime,
+            name=name,
+            fetch=fetch,
+            media_group_id=group,
+        )
+
+    if message.photo:
+        return [make("photo", message.photo[-1], "image/jpeg")]  # the largest size
+    if message.document is not None:
+        doc = message.document
+        return [make("document", doc, doc.mime_type, doc.file_name)]
+    if message.voice is not None:
+        return [make("voice", message.voice, message.voice.mime_type)]
+    if message.audio is not None:
+        return [make("audio", message.audio, message.audio.mime_type, message.audio.file_name)]
+    if message.video is not None:
+        return [make("video", message.video, message.video.mime_type, message.video.file_name)]
+    if message.video_note is not None:
+        return [make("video_note", message.video_note, "video/mp4")]
+    if message.animation is not None:
+        return [make("animation", message.animation, message.animation.mime_type)]
+    return []
+
+
+def _describe_origin(origin: MessageOrigin) -> str:
+    if isinstance(origin, MessageOriginUser):
+        user = origin.sender_user
+        handle = f" @{user.username}" if user.username else ""
+        return f"{user.full_name}{handle} (id {user.id})"
+    if isinstance(origin, MessageOriginHiddenUser):
+        return origin.sender_user_name
+    if isinstance(origin, MessageOriginChannel):
+        chat = origin.chat
+        handle = f" @{chat.username}" if chat.username else ""
+        return f"{chat.title or ''}{handle} (channel {chat.id}, message {origin.message_id})"
+    if isinstance(origin, MessageOriginChat):
+        chat = origin.sender_chat
+        return f"{chat.title or chat.username or chat.id} (chat {chat.id})"
+    return "unknown"
+
+
+class TelegramOutbox:
+    """Delivers `Outbound` messages as HTML, split under Telegram's 4096-character limit."""
+
+    def __init__(self, bot: Any) -> None:
+        self.bot = bot
+
+    async def send(self, inbound: Inbound, message: Outbound) -> None:
+        """Send one message (in several parts if long); the buttons go with the last part."""
+        chat_id = message.to or inbound.chat_id
+        chunks = render_html(message)
+        markup = (
+            InlineKeyboardMarkup(
+                [
+                    [InlineKeyboardButton(b.label, callback_data=b.data) for b in row]
+                    for row in message.buttons
+                ]
+            )
+            if message.buttons
+            else None
+        )
+        for index, chunk in enumerate(chunks):
+            last = index == len(chunks) - 1
+            try:
+                await self.bot.send_message(chat_id, chunk, reply_markup=markup if last else None)
+            except Forbidden:
+                log.info("chat %s blocked the bot; message not delivered", chat_id)
+                return
+            except BadRequest as error:
+                log.warning("Telegram refused a message to %s: %s", chat_id, error)
+                return
+
+
+def render_html(message: Outbound, limit: int = MessageLimit.MAX_TEXT_LENGTH) -> list[str]:
+    """The message as HTML parts, each at most `limit` characters after escaping."""
+    title = f"<b>{html.escape(message.title)}</b>\n" if message.title else ""
+    chunks: list[str] = []
+    current = title
+    for line in message.text.split("\n"):
+        escaped = html.escape(line, quote=False)
+        while len(escaped) > limit:
+            # A single line longer than a message: cut it without splitting an escape sequence.
+            cut = escaped.rfind(" ", 0, limit)
+            cut = cut if cut > limit // 2 else limit
+            while (
+                "&" in escaped[max(0, cut - 6) : cut]
+                and ";" not in escaped[escaped.rfind("&", 0, cut) : cut]
+            ):
+                cut -= 1
+            if current:
+                chunks.append(current.rstrip("\n"))
+                current = ""
+            chunks.append(escaped[:cut])
+            escaped = escaped[cut:].lstrip(" ")
+        candidate = f"{current}{escaped}\n"
+        if len(candidate.rstrip("\n")) > limit:
+            chunks.append(current.rstrip("\n"))
+            current = f"{escaped}\n"
+        else:
+            current = candidate
+    if current.strip():
+        chunks.append(current.rstrip("\n"))
+    return chunks or [title.strip() or "…"]

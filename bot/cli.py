@@ -1,0 +1,232 @@
+"""The `tinbao` command line (DESIGN.md, "Contracts"): exit 0, or one clear line and non-zero."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy.engine import make_url
+
+from bot.settings import Settings
+from handlers.extract import extract_indicators
+from handlers.services import Services
+from storage.engine import Database
+from storage.migrate import upgrade
+from storage.reports import export_reports
+
+log = logging.getLogger("tinbao")
+
+NO_TOKEN = (
+    "tinbao: TINBAO_TELEGRAM_TOKEN is not set. Create a bot by sending /newbot to @BotFather "
+    "in Telegram, put the token it gives you in .env as TINBAO_TELEGRAM_TOKEN=..., and run "
+    "`tinbao run` again; or try the bot without Telegram with `tinbao chat`."
+)
+
+
+class CommandError(Exception):
+    """A failure to report as one line on stderr with a non-zero exit code."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `tinbao` console script."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    logging.basicConfig(
+        level=logging.INFO if args.command in ("run",) else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    # Request URLs contain the bot token.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    try:
+        settings = Settings()
+        return int(args.func(settings, args) or 0)
+    except ValidationError as error:
+        first = error.errors()[0]
+        name = "TINBAO_" + str(first["loc"][0]).upper() if first["loc"] else "a setting"
+        print(f"tinbao: {name} is not valid: {first['msg']}", file=sys.stderr)
+        return 2
+    except CommandError as error:
+        print(f"tinbao: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tinbao", description="Report scams and cyber crime to the police, by chat."
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = commands.add_parser("run", help="run the Telegram bot with long polling (main job)")
+    run.set_defaults(func=_run)
+
+    chat = commands.add_parser("chat", help="talk to the bot in this terminal, no Telegram needed")
+    chat.add_argument("--lang", choices=["vi", "en"], default="vi", help="your language")
+    chat.add_argument("--user", default="console", help="who you are (to try several residents)")
+    chat.set_defaults(func=_chat)
+
+    db = commands.add_parser("db", help="database maintenance")
+    db_commands = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
+    db_upgrade = db_commands.add_parser("upgrade", help="apply schema migrations")
+    db_upgrade.set_defaults(func=_db_upgrade)
+
+    export = commands.add_parser("export", help="print submitted reports (jsonl or csv)")
+    export.add_argument("--format", choices=["jsonl", "csv"], default="jsonl")
+    export.set_defaults(func=_export)
+
+    extract = commands.add_parser(
+        "extract", help="print the phones, accounts, links… found in a message read on stdin"
+    )
+    extract.set_defaults(func=_extract)
+    return parser
+
+
+async def open_database(settings: Settings) -> Database:
+    """The database, upgraded to the newest schema."""
+    db = Database(settings.effective_database_url)
+    try:
+        await upgrade(db)
+    except Exception as error:
+        await db.dispose()
+        raise CommandError(
+            f"cannot open the database at {_safe_url(settings.effective_database_url)}: {error}"
+        ) from error
+    return db
+
+
+def _safe_url(url: str) -> str:
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _run(settings: Settings, args: argparse.Namespace) -> int:
+    if not settings.telegram_token:
+        print(NO_TOKEN, file=sys.stderr)
+        return 2
+    from bot.channels.telegram import build_application
+
+    # Migrate before building the bot: the schema must be current before the first update.
+    asyncio.run(_upgrade_only(settings))
+    settings.evidence_dir.mkdir(parents=True, exist_ok=True)
+    services = Services.create(settings, Database(settings.effective_database_url))
+    application = build_application(settings, services)
+    log.info("tinbao is running (long polling); stop with Ctrl+C or SIGTERM")
+    # run_polling stops gracefully on SIGINT and SIGTERM, then runs post_shutdown.
+    application.run_polling(
+        allowed_updates=["message", "callback_query"], drop_pending_updates=False
+    )
+    return 0
+
+
+async def _upgrade_only(settings: Settings) -> None:
+    db = await open_database(settings)
+    await db.dispose()
+
+
+def _chat(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.channels.console import chat
+
+    async def go() -> None:
+        db = await open_database(settings)
+        try:
+            await chat(Services.create(settings, db), language=args.lang, user_id=args.user)
+        finally:
+            await db.dispose()
+
+    asyncio.run(go())
+    return 0
+
+
+def _db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
+    async def go() -> str | None:
+        db = Database(settings.effective_database_url)
+        try:
+            return await upgrade(db)
+        finally:
+            await db.dispose()
+
+    try:
+        revision = asyncio.run(go())
+    except Exception as error:
+        raise CommandError(f"upgrade failed: {error}") from error
+    print(f"database {_safe_url(settings.effective_database_url)} is at revision {revision}")
+    return 0
+
+
+CSV_COLUMNS = [
+    "code",
+    "status",
+    "category",
+    "description",
+    "occurred_at",
+    "amount_lost_vnd",
+    "channel",
+    "created_at",
+    "submitted_at",
+    "assignee",
+    "indicators",
+    "attachments",
+    "reporter_channel",
+    "reporter_external_id",
+    "reporter_contact_phone",
+]
+
+
+def csv_row(report: dict[str, Any]) -> dict[str, Any]:
+    """A report flattened for CSV: lists joined with `;`, the reporter in three columns."""
+    reporter = report["reporter"] or {}
+    row = {key: report[key] for key in CSV_COLUMNS[:10]}
+    row["indicators"] = ";".join(f"{i['kind']}:{i['value']}" for i in report["indicators"])
+    row["attachments"] = ";".join(a["sha256"] for a in report["attachments"])
+    row["reporter_channel"] = reporter.get("channel")
+    row["reporter_external_id"] = reporter.get("external_id")
+    row["reporter_contact_phone"] = reporter.get("contact_phone")
+    return row
+
+
+def _export(settings: Settings, args: argparse.Namespace) -> int:
+    async def go() -> None:
+        db = await open_database(settings)
+        writer = (
+            csv.DictWriter(sys.stdout, fieldnames=CSV_COLUMNS) if args.format == "csv" else None
+        )
+        if writer is not None:
+            writer.writeheader()
+        try:
+            async with db.session() as session:
+                async for report in export_reports(session):
+                    if writer is not None:
+                        writer.writerow(csv_row(report))
+                    else:
+                        sys.stdout.write(json.dumps(report, ensure_ascii=False) + "\n")
+        finally:
+            await db.dispose()
+
+    asyncio.run(go())
+    return 0
+
+
+def _extract(settings: Settings, args: argparse.Namespace) -> int:
+    text = sys.stdin.read()
+    for indicator in extract_indicators(text):
+        print(
+            json.dumps(
+                {"kind": indicator.kind, "value": indicator.value, "raw": indicator.raw},
+                ensure_ascii=False,
+            )
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,134 @@
+"""Consent, the welcome menu, help, language and the resident's list of reports."""
+
+from __future__ import annotations
+
+from handlers.context import CONSENT_VERSION, Ctx
+from handlers.core import Button, Outbound
+from handlers.i18n import LANGUAGES, Translator, translator
+from handlers.texts import category_label, safety_advice, status_label
+from storage import reports as report_store
+from storage.users import record_consent, set_language
+
+LANGUAGE_NAMES = {"vi": "🇻🇳 Tiếng Việt", "en": "🇬🇧 English"}
+
+
+def consent_screen(t: Translator, draft_days: int, intent: str = "menu") -> Outbound:
+    """What tinbao collects, who sees it, how long it is kept, and the resident's rights."""
+    other = "en" if t.language == "vi" else "vi"
+    return Outbound(
+        t._(
+            "Hello, I'm tinbao. I take reports of scams and online fraud for the police.\n\n"
+            "Before we start, please read how your information is handled:\n"
+            "• I keep what you tell me: what happened, amounts, account numbers, phone numbers, "
+            "links, the files you send, and your Telegram account id.\n"
+            "• Only the police officers handling reports can see it, to verify and act on it.\n"
+            "• It is kept while the case is handled and as the law requires. A report you do "
+            "not finish is deleted after {days} days.\n"
+            "• You may see, correct or delete your data and withdraw your consent at any time.\n"
+            "(Personal Data Protection Law No. 91/2025/QH15)\n\n"
+            "Do you agree?"
+        ).format(days=draft_days),
+        buttons=[
+            [Button(t._("✅ I agree"), f"consent:yes:{t.language}:{intent}")],
+            [Button(t._("I don't agree"), f"consent:no:{t.language}")],
+            [Button(LANGUAGE_NAMES[other], f"consent:lang:{other}:{intent}")],
+        ],
+        title=t._("🔒 Your information"),
+    )
+
+
+def declined(t: Translator) -> Outbound:
+    """What the bot can still do for someone who does not consent."""
+    return Outbound(
+        t._(
+            "That's all right. I have not stored anything about you.\n\n"
+            "You can still:\n"
+            "• read safety advice with /trogiup;\n"
+            "• call your bank's hotline at once if you transferred money;\n"
+            "• report at the nearest police station, in the VNeID app, or at "
+            "canhbao.khonggianmang.vn.\n\n"
+            "If you change your mind, send /baocao."
+        )
+    )
+
+
+async def accept(ctx: Ctx, language: str) -> None:
+    """Record consent (this is when the user row is first created)."""
+    ctx.user = await record_consent(
+        ctx.session,
+        ctx.inbound.channel,
+        ctx.inbound.user_id,
+        language=language if language in LANGUAGES else "vi",
+        version=CONSENT_VERSION,
+        at=ctx.now,
+    )
+    ctx.t = translator(ctx.user.language or "vi")
+
+
+def main_menu(t: Translator, greeting: str | None = None) -> Outbound:
+    """The friendly menu shown whenever a message is not part of a flow."""
+    return Outbound(
+        greeting or t._("What would you like to do?"),
+        buttons=[
+            [Button(t._("🚨 Report a scam"), "menu:report")],
+            [Button(t._("📂 My reports"), "menu:mine")],
+            [Button(t._("❓ Help"), "menu:help"), Button(t._("🌐 Language"), "menu:lang")],
+        ],
+    )
+
+
+def help_text(t: Translator) -> Outbound:
+    """The commands and the standing safety advice."""
+    return Outbound(
+        t._(
+            "I help you report scams to the police.\n\n"
+            "/baocao – report a scam\n"
+            "/tinbao – your reports and their status\n"
+            "/huy – cancel the report you are writing\n"
+            "/ngonngu – change the language\n"
+            "/trogiup – this help\n\n"
+            "During a report, you can type your answers or press the buttons, send screenshots "
+            "and forward the scammer's messages to me."
+        )
+        + "\n\n"
+        + safety_advice(t),
+        title=t._("❓ Help"),
+    )
+
+
+def language_menu(t: Translator) -> Outbound:
+    """Buttons to choose the language."""
+    return Outbound(
+        t._("Choose your language:"),
+        buttons=[[Button(name, f"lang:{code}")] for code, name in LANGUAGE_NAMES.items()],
+    )
+
+
+async def change_language(ctx: Ctx, language: str) -> Outbound:
+    """Store the chosen language and confirm in it."""
+    assert ctx.user is not None
+    await set_language(ctx.session, ctx.user, language)
+    ctx.t = translator(language)
+    return Outbound(ctx.t._("Done, I will speak English with you."))
+
+
+async def my_reports(ctx: Ctx) -> Outbound:
+    """The resident's reports with their case codes and status."""
+    t = ctx.t
+    if ctx.user is None or ctx.user.id is None:
+        return Outbound(t._("You have not sent any report yet. To report a scam, send /baocao."))
+    reports = await report_store.reports_of(ctx.session, ctx.user.id)
+    if not reports:
+        return Outbound(t._("You have not sent any report yet. To report a scam, send /baocao."))
+    lines = []
+    for report in reports:
+        sent = t.when(report.submitted_at) if report.submitted_at else ""
+        lines.append(
+            t._("{code} – {category}\n   Sent {sent}. Status: {status}").format(
+                code=report.code,
+                category=category_label(t, report.category),
+                sent=sent,
+                status=status_label(t, report.status),
+            )
+        )
+    return Outbound("\n\n".join(lines), title=t._("📂 Your reports"))

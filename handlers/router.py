@@ -1,0 +1,396 @@
+"""The entry point of product logic: one `Inbound` in, replies out through the channel's outbox.
+
+Order of work for every message: group chats and floods are answered without touching the
+database; files are downloaded and stored (outside any transaction, since that is slow network
+I/O); then one transaction claims the update id, reads the user, runs the handler and commits;
+only then are the replies sent. A failure anywhere gets a kind apology, never silence.
+"""
+
+from __future__ import annotations
+
+import logging
+import unicodedata
+
+from handlers import evidence as evidence_store
+from handlers import intake
+from handlers.context import Ctx
+from handlers.core import Inbound, Outbound, Outbox
+from handlers.extract import extract_indicators
+from handlers.i18n import LANGUAGES, Translator, pick_language, translator
+from handlers.menu import (
+    accept,
+    change_language,
+    consent_screen,
+    declined,
+    help_text,
+    language_menu,
+    main_menu,
+    my_reports,
+)
+from handlers.services import Services
+from storage.dialogues import StaleDialogue
+from storage.updates import claim_update
+from storage.users import get_user
+
+log = logging.getLogger(__name__)
+
+# Vietnamese command names first, English aliases second (DESIGN.md).
+COMMANDS = {
+    "start": "start",
+    "baocao": "report",
+    "report": "report",
+    "huy": "cancel",
+    "cancel": "cancel",
+    "tinbao": "mine",
+    "myreports": "mine",
+    "trogiup": "help",
+    "help": "help",
+    "ngonngu": "language",
+    "language": "language",
+}
+
+
+async def handle(inbound: Inbound, services: Services, outbox: Outbox) -> None:
+    """Handle one message or button press and send the replies."""
+    try:
+        for reply in await respond(inbound, services, outbox):
+            await outbox.send(inbound, reply)
+    finally:
+        for observer in services.observers:
+            observer(inbound.update_id)
+
+
+async def respond(inbound: Inbound, services: Services, outbox: Outbox) -> list[Outbound]:
+    """The replies to one message; every answer is committed before this returns."""
+    hint = translator(pick_language(None, inbound.language_hint))
+    try:
+        if inbound.chat_type != "private":
+            return _group_reply(inbound, services, hint)
+        verdict = services.flood.check(f"{inbound.channel}:{inbound.user_id}")
+        if verdict == "drop":
+            return []
+        if verdict == "warn":
+            return [
+                Outbound(
+                    hint._(
+                        "You are sending messages very quickly. Please wait a few seconds; "
+                        "what you sent before is kept."
+                    )
+                )
+            ]
+        prepared = await _prepare_files(inbound, services, hint)
+        for attempt in range(2):
+            try:
+                return await _transaction(inbound, services, outbox, prepared)
+            except StaleDialogue:
+                if attempt:
+                    raise
+        return []
+    except Exception:
+        log.exception("handling an update failed", extra={"update_id": inbound.update_id})
+        return [
+            Outbound(
+                hint._(
+                    "Sorry, something went wrong on my side. What you sent before is saved. "
+                    "Please try again in a moment."
+                )
+            )
+        ]
+
+
+async def _transaction(
+    inbound: Inbound, services: Services, outbox: Outbox, prepared: list[intake.PreparedFile]
+) -> list[Outbound]:
+    now = services.clock()
+    async with services.db.session() as session:
+        if inbound.update_id is not None and not await claim_update(
+            session, inbound.channel, inbound.update_id, now
+        ):
+            return []
+        user = await get_user(session, inbound.channel, inbound.user_id)
+        language = pick_language(user.language if user else None, inbound.language_hint)
+        ctx = Ctx(services, session, inbound, user, translator(language), now)
+        replies = await _dispatch(ctx, prepared)
+        album = session.info.get("album")
+    evidence_store.remove(services.settings.evidence_dir, ctx.cleanup)
+    if album is not None:
+        _schedule_album_ack(inbound, services, outbox, ctx.t, *album)
+    return replies
+
+
+def _schedule_album_ack(
+    inbound: Inbound,
+    services: Services,
+    outbox: Outbox,
+    t: Translator,
+    report_id: int,
+    media_group_id: str,
+) -> None:
+    key = f"{inbound.channel}:{inbound.user_id}:{media_group_id}"
+
+    async def acknowledge() -> None:
+        async with services.db.session() as session:
+            if not await intake.report_store.claim_album_ack(session, key, services.clock()):
+                return
+            user = await get_user(session, inbound.channel, inbound.user_id)
+            ctx = Ctx(services, session, inbound, user, t, services.clock())
+            replies = await intake.album_prompt(ctx, report_id, media_group_id)
+        for reply in replies:
+            await outbox.send(inbound, reply)
+
+    services.debouncer.schedule(key, services.settings.album_quiet_seconds, acknowledge)
+
+
+async def _prepare_files(
+    inbound: Inbound, services: Services, t: Translator
+) -> list[intake.PreparedFile]:
+    if not inbound.files:
+        return []
+    async with services.db.session() as session:
+        user = await get_user(session, inbound.channel, inbound.user_id)
+    if user is None or user.consent_at is None:
+        return []  # nothing is downloaded or stored before consent
+    settings = services.settings
+    prepared = []
+    for incoming in inbound.files:
+        limit = settings.max_file_mb * 1024 * 1024
+        if incoming.size is not None and incoming.size > limit:
+            prepared.append(
+                intake.PreparedFile(
+                    incoming,
+                    None,
+                    t._(
+                        "This file is too large ({size} MB); I can receive files up to {mb} MB. "
+                        "Please send a screenshot or a shorter recording instead."
+                    ).format(size=round(incoming.size / 1024 / 1024, 1), mb=settings.max_file_mb),
+                )
+            )
+            continue
+        try:
+            data = await incoming.fetch()
+        except Exception:
+            log.warning("downloading a file failed", exc_info=True)
+            prepared.append(
+                intake.PreparedFile(
+                    incoming,
+                    None,
+                    t._("I couldn't download this file. Please send it again in a moment."),
+                )
+            )
+            continue
+        mime = evidence_store.sniff(data)
+        if len(data) > limit:
+            refusal = t._("This file is too large; I can receive files up to {mb} MB.").format(
+                mb=settings.max_file_mb
+            )
+            prepared.append(intake.PreparedFile(incoming, None, refusal))
+        elif not evidence_store.is_allowed(mime):
+            prepared.append(
+                intake.PreparedFile(
+                    incoming,
+                    None,
+                    t._(
+                        "I can't keep this kind of file. I accept photos and screenshots, PDF "
+                        "documents, voice messages, audio and video. If it is an app the "
+                        "scammer sent you, do not install it: send a screenshot of it instead."
+                    ),
+                )
+            )
+        else:
+            assert mime is not None
+            stored = evidence_store.store(settings.evidence_dir, data, mime)
+            prepared.append(intake.PreparedFile(incoming, stored))
+    return prepared
+
+
+async def _dispatch(ctx: Ctx, prepared: list[intake.PreparedFile]) -> list[Outbound]:
+    inbound = ctx.inbound
+    t = ctx.t
+    days = ctx.services.settings.draft_days
+    if inbound.callback is not None:
+        return await _on_button(ctx, inbound.callback)
+    if inbound.command is not None:
+        return await _on_command(ctx, inbound.command)
+    if not ctx.consented:
+        replies = [
+            consent_screen(t, days, "report" if inbound.files or inbound.forwarded else "menu")
+        ]
+        if inbound.files or inbound.forwarded:
+            replies.append(
+                Outbound(
+                    t._(
+                        "What you just sent is not saved yet. Once you agree, please send it again."
+                    )
+                )
+            )
+        return replies
+    dialogue = await intake.active_dialogue(ctx)
+    text = unicodedata.normalize("NFC", inbound.text or "")
+    if inbound.files or inbound.forwarded:
+        return await intake.on_evidence(ctx, dialogue, prepared, text or None)
+    if inbound.unsupported:
+        return _unsupported(ctx, inbound.unsupported, dialogue)
+    if not text.strip():
+        return [main_menu(t)]
+    if dialogue is not None:
+        return await intake.on_text(ctx, dialogue, text)
+    if extract_indicators(text, inbound.links):
+        return [
+            main_menu(
+                t,
+                t._(
+                    "I see a phone number, account or link in your message. If you were "
+                    "scammed or something looks suspicious, press Report a scam and I will "
+                    "guide you."
+                ),
+            )
+        ]
+    return [main_menu(t, t._("Hello! I'm tinbao. What would you like to do?"))]
+
+
+def _unsupported(ctx: Ctx, kind: str, dialogue: object) -> list[Outbound]:
+    t = ctx.t
+    names = {
+        "sticker": t._("stickers"),
+        "location": t._("locations"),
+        "contact": t._("shared contacts"),
+        "poll": t._("polls"),
+        "dice": t._("games"),
+    }
+    text = t._(
+        "I can't use {what}. Please type your answer, press a button, or send a photo."
+    ).format(what=names.get(kind, t._("this kind of message")))
+    replies = [Outbound(text)]
+    if dialogue is None:
+        replies.append(main_menu(t))
+    return replies
+
+
+async def _on_command(ctx: Ctx, name: str) -> list[Outbound]:
+    t = ctx.t
+    days = ctx.services.settings.draft_days
+    action = COMMANDS.get(name.lower())
+    if action == "help":
+        return [help_text(t)]
+    if action == "language":
+        return [language_menu(t)]
+    if action == "mine":
+        return [await my_reports(ctx)]
+    if action is None:
+        return [
+            Outbound(t._("I don't know the command /{name}.").format(name=name[:32])),
+            main_menu(t),
+        ]
+    if not ctx.consented:
+        return [consent_screen(t, days, "report" if action == "report" else "menu")]
+    dialogue = await intake.active_dialogue(ctx)
+    if action == "report":
+        return await intake.begin(ctx)
+    if action == "cancel":
+        return (
+            [intake.confirm_cancel(t)]
+            if dialogue
+            else [
+                Outbound(t._("You have no report in progress.")),
+                main_menu(t),
+            ]
+        )
+    # /start
+    if dialogue is not None:
+        return [intake.offer_resume(t, dialogue)]
+    return [main_menu(t, t._("Hello again! What would you like to do?"))]
+
+
+async def _on_button(ctx: Ctx, data: str) -> list[Outbound]:
+    days = ctx.services.settings.draft_days
+    kind, _, rest = data.partition(":")
+    if kind == "consent":
+        return await _on_consent(ctx, rest)
+    if kind == "lang":
+        if rest not in LANGUAGES:
+            return [language_menu(ctx.t)]
+        if not ctx.consented:
+            return [consent_screen(translator(rest), days)]
+        confirmed = await change_language(ctx, rest)
+        return [confirmed, *await _where_we_are(ctx)]
+    if not ctx.consented:
+        return [consent_screen(ctx.t, days)]
+    t = ctx.t
+    dialogue = await intake.active_dialogue(ctx)
+    if kind == "menu":
+        if rest == "report":
+            return await intake.begin(ctx)
+        if rest == "mine":
+            return [await my_reports(ctx)]
+        if rest == "lang":
+            return [language_menu(t)]
+        return [help_text(t)]
+    if kind == "resume":
+        if dialogue is not None and rest == "go":
+            return await intake.resume(ctx)
+        _, draft, intro = await intake.start(ctx)
+        return [*intro, intake.prompt(ctx, "category", draft)]
+    if kind == "cancel":
+        if rest == "yes":
+            return [*await intake.cancel(ctx), main_menu(t)]
+        if dialogue is None:
+            return [Outbound(t._("You have no report in progress.")), main_menu(t)]
+        if rest == "ask":
+            return [intake.confirm_cancel(t)]
+        return await _where_we_are(ctx)
+    if kind == "r":
+        parsed = intake.parse_report_button(data)
+        if dialogue is None:
+            return [
+                Outbound(t._("That button belongs to a report that is already sent or cancelled.")),
+                main_menu(t),
+            ]
+        if parsed is None or parsed[0] != dialogue.step:
+            draft = await intake.load(ctx, dialogue)
+            return [
+                Outbound(t._("That button is from an earlier message. Here is where we are:")),
+                intake.prompt(ctx, dialogue.step, draft),
+            ]
+        return await intake.on_button(ctx, dialogue, *parsed)
+    log.warning("unknown callback data %r", data[:64])
+    return [Outbound(t._("That button no longer works.")), main_menu(t)]
+
+
+async def _on_consent(ctx: Ctx, rest: str) -> list[Outbound]:
+    answer, _, tail = rest.partition(":")
+    language, _, intent = tail.partition(":")
+    language = language if language in LANGUAGES else ctx.t.language
+    if answer == "lang":
+        return [
+            consent_screen(translator(language), ctx.services.settings.draft_days, intent or "menu")
+        ]
+    if answer == "no":
+        return [declined(translator(language))]
+    await accept(ctx, language)
+    if intent == "report":
+        return await intake.begin(ctx)
+    return [main_menu(ctx.t, ctx.t._("Thank you. What would you like to do?"))]
+
+
+async def _where_we_are(ctx: Ctx) -> list[Outbound]:
+    dialogue = await intake.active_dialogue(ctx)
+    if dialogue is None:
+        return [main_menu(ctx.t)]
+    draft = await intake.load(ctx, dialogue)
+    return [intake.prompt(ctx, dialogue.step, draft)]
+
+
+def _group_reply(inbound: Inbound, services: Services, t: Translator) -> list[Outbound]:
+    officers = services.settings.officer_chat_id
+    if officers is not None and inbound.chat_id == str(officers):
+        return []  # the officers' group is for report cards, not for residents' flows
+    if inbound.command is None and inbound.callback is None:
+        return []
+    return [
+        Outbound(
+            t._(
+                "To protect your information, I only take reports in a private chat. "
+                "Please open a chat with me and send /baocao."
+            )
+        )
+    ]

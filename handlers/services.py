@@ -1,0 +1,115 @@
+"""What handlers need from the outside world, passed in explicitly (no module-level state)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from storage.models import utcnow
+
+if TYPE_CHECKING:
+    from bot.settings import Settings
+    from storage.engine import Database
+
+log = logging.getLogger(__name__)
+
+
+class FloodGuard:
+    """A per-user sliding window: at most `limit` messages in `window` seconds.
+
+    It lives in the process's memory on purpose: it protects this process from a flood, and
+    losing its counts on restart costs nothing.
+    """
+
+    def __init__(self, limit: int, window: float) -> None:
+        self.limit = limit
+        self.window = window
+        self._seen: dict[str, deque[float]] = {}
+        self._warned: dict[str, float] = {}
+
+    def check(self, key: str, now: float | None = None) -> str:
+        """`ok` to go on, `warn` to tell the user once to slow down, `drop` to ignore quietly."""
+        now = time.monotonic() if now is None else now
+        seen = self._seen.setdefault(key, deque())
+        while seen and now - seen[0] > self.window:
+            seen.popleft()
+        seen.append(now)
+        if len(seen) <= self.limit:
+            return "ok"
+        if now - self._warned.get(key, -1e9) > self.window:
+            self._warned[key] = now
+            return "warn"
+        return "drop"
+
+
+class Debouncer:
+    """Runs an action once things have been quiet for a while (used to acknowledge albums).
+
+    Telegram sends an album as separate updates with no count and no end marker, so the only way
+    to acknowledge "3 photos" once is to wait until no more arrive.
+    """
+
+    def __init__(self) -> None:
+        self._pending: dict[str, tuple[asyncio.TimerHandle, Callable[[], Awaitable[None]]]] = {}
+        self._running: set[asyncio.Task[None]] = set()
+
+    def schedule(self, key: str, delay: float, action: Callable[[], Awaitable[None]]) -> None:
+        """Run `action` after `delay` seconds, unless `key` is scheduled again before then."""
+        previous = self._pending.pop(key, None)
+        if previous is not None:
+            previous[0].cancel()
+        loop = asyncio.get_running_loop()
+        handle = loop.call_later(delay, self._fire, key)
+        self._pending[key] = (handle, action)
+
+    def _fire(self, key: str) -> None:
+        entry = self._pending.pop(key, None)
+        if entry is None:
+            return
+        task = asyncio.get_running_loop().create_task(self._run(entry[1]))
+        self._running.add(task)
+        task.add_done_callback(self._running.discard)
+
+    @staticmethod
+    async def _run(action: Callable[[], Awaitable[None]]) -> None:
+        try:
+            await action()
+        except Exception:
+            log.exception("a delayed action failed")
+
+    async def flush(self) -> None:
+        """Run every pending action now and wait for all of them (on shutdown)."""
+        for key in list(self._pending):
+            handle, _ = self._pending[key]
+            handle.cancel()
+            self._fire(key)
+        if self._running:
+            await asyncio.gather(*self._running, return_exceptions=True)
+
+
+@dataclass
+class Services:
+    """Everything a handler may use: settings, the database, and the process's helpers."""
+
+    settings: Settings
+    db: Database
+    flood: FloodGuard
+    debouncer: Debouncer = field(default_factory=Debouncer)
+    clock: Callable[[], datetime] = utcnow
+    # Called with each update's id once its replies are sent (tests wait on it; metrics later).
+    observers: list[Callable[[int | None], None]] = field(default_factory=list)
+
+    @classmethod
+    def create(cls, settings: Settings, db: Database) -> Services:
+        """Services built from the settings."""
+        return cls(
+            settings=settings,
+            db=db,
+            flood=FloodGuard(settings.flood_messages, settings.flood_window_seconds),
+        )

@@ -1,0 +1,149 @@
+"""Shared fixtures: a database on each engine, and the real bot against a fake Bot API.
+
+Every test that takes `db_url` (directly or through `harness`) runs on SQLite and again on
+PostgreSQL. PostgreSQL runs when `TINBAO_TEST_POSTGRES_URL` is set (CI sets it, and then a
+connection failure fails the test); otherwise those runs skip with the reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy.engine import make_url
+
+from bot.channels.telegram import _on_start, _on_stop, build_application
+from bot.settings import Settings
+from handlers.services import Services
+from storage.engine import Database
+from storage.migrate import upgrade
+from tests.fakebotapi import Call, FakeBotAPI
+
+POSTGRES_ENV = "TINBAO_TEST_POSTGRES_URL"
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """A fresh, empty database URL on each engine."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'tinbao.db'}"
+        return
+    base = os.environ.get(POSTGRES_ENV)
+    if not base:
+        pytest.skip(
+            f"PostgreSQL run skipped: set {POSTGRES_ENV}="
+            "postgresql+asyncpg://postgres@127.0.0.1:5432/test to run it"
+        )
+    import asyncpg
+
+    url = make_url(base)
+    name = f"tinbao_test_{uuid.uuid4().hex[:12]}"
+    admin_dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    admin = await asyncpg.connect(admin_dsn)  # a failure here fails the test, as CI requires
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    yield url.set(database=name).render_as_string(hide_password=False)
+    admin = await asyncpg.connect(admin_dsn)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture
+async def db(db_url: str) -> AsyncIterator[Database]:
+    """A migrated database on each engine."""
+    database = Database(db_url)
+    await upgrade(database)
+    yield database
+    await database.dispose()
+
+
+def make_settings(
+    tmp_path: Path, db_url: str, fake: FakeBotAPI | None = None, **extra: Any
+) -> Settings:
+    """Settings for a test: no `.env` file is read, everything lives under `tmp_path`."""
+    values: dict[str, Any] = {
+        "data_dir": tmp_path / "data",
+        "database_url": db_url,
+        "album_quiet_seconds": 0.3,
+        # Tests press buttons far faster than people; the flood test sets its own limit.
+        "flood_messages": 10_000,
+    }
+    if fake is not None:
+        values |= {
+            "telegram_token": fake.token,
+            "telegram_api_url": fake.base_url,
+            "telegram_file_url": fake.file_url,
+        }
+    values |= extra
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@dataclass
+class Harness:
+    """The production `Application` polling a fake Bot API, plus helpers to talk to it."""
+
+    fake: FakeBotAPI
+    services: Services
+    application: Any
+    handled: dict[int, asyncio.Event] = field(default_factory=dict)
+
+    def _event(self, update_id: int) -> asyncio.Event:
+        return self.handled.setdefault(update_id, asyncio.Event())
+
+    def observe(self, update_id: int | None) -> None:
+        """Called by the router once an update's replies are sent."""
+        if update_id is not None:
+            self._event(update_id).set()
+
+    async def send(self, update: dict[str, Any], timeout: float = 10.0) -> list[Call]:
+        """Deliver an update and wait until the bot has handled it; returns what it sent."""
+        start = self.fake.mark()
+        update_id = self.fake.push_update(update)
+        await asyncio.wait_for(self._event(update_id).wait(), timeout)
+        return [c for c in self.fake.calls[start:] if c.method == "sendMessage"]
+
+    async def texts(self, update: dict[str, Any]) -> list[str]:
+        """Deliver an update and return the texts of the bot's replies."""
+        return [str(c.params.get("text", "")) for c in await self.send(update)]
+
+    @staticmethod
+    def buttons(call: Call) -> list[tuple[str, str]]:
+        """(label, callback data) of a sent message's inline keyboard."""
+        markup = call.params.get("reply_markup") or {}
+        rows = markup.get("inline_keyboard", []) if isinstance(markup, dict) else []
+        return [(b["text"], b.get("callback_data", "")) for row in rows for b in row]
+
+
+@pytest.fixture
+async def harness(tmp_path: Path, db_url: str) -> AsyncIterator[Harness]:
+    """The real bot (same factory as `tinbao run`) polling a fake Bot API over HTTP."""
+    async with FakeBotAPI() as fake:
+        settings = make_settings(tmp_path, db_url, fake)
+        database = Database(settings.effective_database_url)
+        await upgrade(database)
+        services = Services.create(settings, database)
+        application = build_application(settings, services)
+        bench = Harness(fake, services, application)
+        services.observers.append(bench.observe)
+        await application.initialize()
+        await _on_start(application)  # initialize() does not run post_init
+        assert application.updater is not None
+        await application.updater.start_polling(poll_interval=0.0, timeout=1)
+        await application.start()
+        try:
+            yield bench
+        finally:
+            await application.updater.stop()
+            await application.stop()
+            await _on_stop(application)
+            await application.shutdown()

@@ -1,0 +1,115 @@
+"""Storage on both engines: race-free case codes, update claims, the dialogue version check."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlmodel import select
+
+from storage import reports
+from storage.dialogues import StaleDialogue, load_dialogue, save_dialogue, start_dialogue
+from storage.engine import Database
+from storage.migrate import head_revision, upgrade
+from storage.models import Indicator, Report
+from storage.updates import claim_update
+from storage.users import record_consent
+
+NOW = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
+
+
+async def test_migrations_reach_head_and_are_idempotent(db: Database) -> None:
+    assert await upgrade(db) == head_revision() == "0001"
+
+
+async def test_concurrent_submissions_get_distinct_consecutive_case_codes(db: Database) -> None:
+    async def one() -> str:
+        async with db.session() as session:
+            return await reports.next_case_code(session, NOW)
+
+    codes = await asyncio.gather(*(one() for _ in range(25)))
+    assert sorted(codes) == [f"TB-2611-{n:04d}" for n in range(1, 26)]
+    # Numbering is per month in Vietnam time: 23:30 on 30 November UTC is already December there.
+    async with db.session() as session:
+        december = await reports.next_case_code(session, datetime(2026, 11, 30, 17, 30, tzinfo=UTC))
+    assert december == "TB-2612-0001"
+
+
+async def test_an_update_is_claimed_once(db: Database) -> None:
+    async with db.session() as session:
+        assert await claim_update(session, "telegram", 7, NOW)
+    async with db.session() as session:
+        assert not await claim_update(session, "telegram", 7, NOW)
+        assert await claim_update(session, "zalo", 7, NOW)  # ids are per channel
+
+
+async def test_a_stale_dialogue_write_is_refused_not_lost(db: Database) -> None:
+    async with db.session() as session:
+        user = await record_consent(session, "telegram", "9", language="vi", version="v", at=NOW)
+        assert user.id is not None
+        await start_dialogue(
+            session,
+            user.id,
+            flow="report",
+            step="category",
+            data={},
+            now=NOW,
+            lifetime=timedelta(days=1),
+        )
+    async with db.session() as session:
+        first = await load_dialogue(session, user.id, NOW)
+    async with db.session() as session:
+        second = await load_dialogue(session, user.id, NOW)
+    assert first is not None and second is not None
+    async with db.session() as session:
+        await save_dialogue(
+            session, first, step="lost", data={"a": 1}, now=NOW, lifetime=timedelta(days=1)
+        )
+    with pytest.raises(StaleDialogue):
+        async with db.session() as session:
+            await save_dialogue(
+                session, second, step="when", data={"b": 2}, now=NOW, lifetime=timedelta(days=1)
+            )
+    async with db.session() as session:
+        current = await load_dialogue(session, user.id, NOW)
+        assert current is not None and current.step == "lost" and current.data == {"a": 1}
+        assert await load_dialogue(session, user.id, NOW + timedelta(days=2)) is None  # expired
+
+
+async def test_indicators_are_stored_once_and_shared_between_reports(db: Database) -> None:
+    async with db.session() as session:
+        user = await record_consent(session, "telegram", "10", language="vi", version="v", at=NOW)
+        assert user.id is not None
+        fields = reports.ReportFields("job", None, None, None, True, False, None)
+        for _ in range(2):
+            draft = await reports.create_draft(
+                session, reporter_id=user.id, channel="telegram", now=NOW
+            )
+            await reports.submit_report(
+                session,
+                draft,
+                fields,
+                [
+                    reports.NewIndicator("phone", "+84912345678", "0912 345 678"),
+                    reports.NewIndicator("phone", "+84912345678", "0912.345.678"),
+                ],
+                actor_id=user.id,
+                now=NOW,
+            )
+    async with db.session() as session:
+        indicators = (await session.execute(select(Indicator))).scalars().all()
+        submitted = (await session.execute(select(Report))).scalars().all()
+        linked = [await reports.report_indicators(session, r.id or 0) for r in submitted]
+    assert [(i.kind, i.value) for i in indicators] == [("phone", "+84912345678")]
+    assert linked == [[("phone", "+84912345678")]] * 2
+
+
+async def test_times_read_back_timezone_aware_in_utc(db: Database) -> None:
+    local = datetime(2026, 11, 22, 14, 5, tzinfo=UTC) + timedelta(hours=0)
+    async with db.session() as session:
+        user = await record_consent(session, "telegram", "11", language="vi", version="v", at=local)
+    async with db.session() as session:
+        again = await session.get(type(user), user.id)
+    assert again is not None and again.consent_at == local
+    assert again.consent_at is not None and again.consent_at.tzinfo is not None
