@@ -123,7 +123,7 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
     log.info("tinbao is running (long polling); stop with Ctrl+C or SIGTERM")
     # run_polling stops gracefully on SIGINT and SIGTERM, then runs post_shutdown.
     application.run_polling(
-        allowed_updates=["message", "callback_query"], drop_pending_updates=False
+        allowed_updates=["message", "edited_message", "callback_query"], drop_pending_updates=False
     )
     return 0
 

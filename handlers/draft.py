@@ -24,6 +24,8 @@ class Draft(BaseModel):
     lost_money: bool | None = None
     amount_vnd: int | None = None
     occurred_at: datetime | None = None
+    # A day without a time is stored at noon (see docs/export.md) and shown as a day only.
+    occurred_day_only: bool = False
     indicators: list[DraftIndicator] = Field(default_factory=list)
     pending_account: str | None = None
     description: str = ""

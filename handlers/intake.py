@@ -57,6 +57,12 @@ MAX_DESCRIPTION = 8000
 # A typed answer this long that does not answer the question is kept as part of the story.
 STORY_MIN_CHARS = 20
 _DIGIT_RUN = re.compile(r"\d[\d .\-]{4,}\d")
+# "14h30", "14:05", "9 giờ", "sáng", "tối", "2 hours ago": the resident gave a time, not just a day.
+_TIME_GIVEN = re.compile(
+    r"\d\s*(h|g|:|giờ|gio|am|pm)|sáng|sang|trưa|trua|chiều|chieu|tối|toi|đêm|dem|"
+    r"morning|afternoon|evening|night|hour|phút|phut|minute",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
@@ -311,7 +317,7 @@ def summary(ctx: Ctx, draft: Draft) -> Outbound:
             if draft.amount_vnd
             else (t._("none") if draft.lost_money is False else none)
         ),
-        t._("When: {value}").format(value=t.when(draft.occurred_at) if draft.occurred_at else none),
+        t._("When: {value}").format(value=_when_line(t, draft) or none),
         t._("Accounts the money went to: {value}").format(
             value=("\n" + _bullets(t, draft.accounts())) if draft.accounts() else none
         ),
@@ -366,6 +372,12 @@ def _remove_rows(t: Translator, draft: Draft, group: str) -> list[list[Button]]:
 def _files_count(ctx: Ctx, draft: Draft) -> str:
     count = ctx.session.info.get(("files", draft.report_id), 0)
     return ctx.t.ngettext("{n} file", "{n} files", count).format(n=count)
+
+
+def _when_line(t: Translator, draft: Draft) -> str | None:
+    if draft.occurred_at is None:
+        return None
+    return t.day(draft.occurred_at) if draft.occurred_day_only else t.when(draft.occurred_at)
 
 
 def _contact_line(t: Translator, draft: Draft) -> str:
@@ -483,6 +495,7 @@ async def on_text(ctx: Ctx, dialogue: Dialogue, text: str) -> list[Outbound]:
             replies.append(Outbound(t._("That date is in the future. When did it happen?")))
         else:
             draft.occurred_at = moment
+            draft.occurred_day_only = not _TIME_GIVEN.search(text)
             next_step = _next_step(draft, step)
     elif step == "accounts":
         pending = [i for i in found if i.kind == "bank_account" and ":" not in i.value]
@@ -559,7 +572,8 @@ async def on_text(ctx: Ctx, dialogue: Dialogue, text: str) -> list[Outbound]:
     else:  # summary
         replies.append(Outbound(t._("Please use the buttons below to fix something or to send.")))
 
-    if found and step not in ("contact", "contact_phone"):
+    # The accounts and contacts questions list everything found anyway; elsewhere, say it.
+    if found and step not in ("accounts", "contacts", "contact", "contact_phone"):
         replies.insert(0, _found_message(t, found))
     if next_step is not None:
         _advance(draft, step, next_step)
@@ -607,6 +621,7 @@ async def on_button(ctx: Ctx, dialogue: Dialogue, step: str, action: str) -> lis
         else:
             day = local if action == "today" else local - timedelta(days=1)
             draft.occurred_at = day.replace(hour=12, minute=0, second=0, microsecond=0)
+            draft.occurred_day_only = True
         next_step = _next_step(draft, step)
     elif step in ("accounts", "contacts", "description", "evidence") and action in ("done", "skip"):
         next_step = _next_step(draft, step)

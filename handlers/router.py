@@ -228,6 +228,16 @@ async def _dispatch(ctx: Ctx, prepared: list[intake.PreparedFile]) -> list[Outbo
     text = unicodedata.normalize("NFC", inbound.text or "")
     if inbound.files or inbound.forwarded:
         return await intake.on_evidence(ctx, dialogue, prepared, text or None)
+    if inbound.unsupported == "edit":
+        return [
+            Outbound(
+                t._(
+                    "I can't read changes to a message already sent. Please send the "
+                    "correction as a new message; you can also fix any answer from the summary "
+                    "at the end."
+                )
+            )
+        ]
     if inbound.unsupported:
         return _unsupported(ctx, inbound.unsupported, dialogue)
     if not text.strip():

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import re
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlmodel import select
 
+from handlers.i18n import VIETNAM
 from handlers.texts import CATEGORIES
 from storage.models import Attachment, Dialogue, Report, ReportEvent, User
 from storage.reports import export_reports, report_indicators
@@ -250,6 +252,8 @@ async def test_back_returns_to_the_previous_question_and_keeps_answers(harness: 
     calls = await press(h, r, calls, "ẩn danh")
     summary = joined(calls)
     assert "Vay tiền, ứng dụng cho vay" in summary and "2.500.000" in summary
+    yesterday = (datetime.now(VIETNAM) - timedelta(days=1)).strftime("%d/%m/%Y")
+    assert f"Thời điểm: {yesterday}\n" in summary  # a day without a time shows no time
 
 
 async def test_cancel_asks_first_then_deletes_the_draft_and_its_files(harness: Harness) -> None:
@@ -724,3 +728,19 @@ async def test_an_overlong_story_is_refused_kindly_and_what_was_written_is_kept(
     async with h.services.db.session() as session:
         (dialogue,) = (await session.execute(select(Dialogue))).scalars().all()
     assert dialogue.data["description"] == "\n".join(chunk.strip() for chunk in chunks[:2])
+
+
+async def test_an_edited_message_gets_a_kind_answer_and_changes_nothing(harness: Harness) -> None:
+    h, r = harness, Resident(1026)
+    await agree(h, r)
+    calls = await h.send(r.command("baocao"))
+    calls = await press(h, r, calls, "Vay tiền")
+    calls = await press(h, r, calls, "Có, tôi bị mất tiền")
+    answer = r.text("5 triệu")
+    await h.send(answer)
+    edited = {"edited_message": dict(answer["message"], text="50 triệu", edit_date=1)}
+    calls = await h.send(edited)
+    assert "gửi nội dung đúng thành một tin nhắn mới" in joined(calls)
+    async with h.services.db.session() as session:
+        (dialogue,) = (await session.execute(select(Dialogue))).scalars().all()
+    assert dialogue.data["amount_vnd"] == 5_000_000 and dialogue.step == "when"

@@ -198,7 +198,7 @@ def to_inbound(update: Update, bot: Any) -> Inbound | None:
             callback_id=query.id,
             update_id=update.update_id,
         )
-    message = update.message
+    message = update.message or update.edited_message
     if message is None or message.from_user is None:
         return None
     user = message.from_user
@@ -225,6 +225,12 @@ def to_inbound(update: Update, bot: Any) -> Inbound | None:
             origin=_describe_origin(message.forward_origin), date=message.forward_origin.date
         )
         inbound.command = None  # a forwarded "/command" is evidence, not an order
+    if update.edited_message is not None:
+        # An edit changes a message already answered; acting on it silently could rewrite a
+        # step the resident has moved past, so they are asked to send the correction anew.
+        inbound.text, inbound.command, inbound.links = None, None, []
+        inbound.unsupported = "edit"
+        return inbound
     inbound.files = _files(message, bot)
     if message.contact is not None:
         # A shared contact card is a phone number: the scammer's, or the resident's own.
