@@ -11,7 +11,7 @@ import bisect
 import re
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Literal
 from urllib.parse import parse_qs, urlsplit, urlunsplit
@@ -279,6 +279,63 @@ def find_amounts(text: str) -> list[tuple[int, str]]:
     return [(vnd, t[s:e]) for vnd, s, e in _scan_amounts(f, af, lenient=False)]
 
 
+# Number words, for answers like "hai triệu", "năm trăm nghìn", "2 trăm nghìn", "mười lăm triệu".
+_DIGIT_WORDS = {
+    "mot": 1,
+    "hai": 2,
+    "ba": 3,
+    "bon": 4,
+    "tu": 4,
+    "nam": 5,
+    "lam": 5,
+    "sau": 6,
+    "bay": 7,
+    "tam": 8,
+    "chin": 9,
+}
+_NUMBER_WORD_RE = re.compile(r"(?<![a-z])(?:tram|muoi|chuc)(?![a-z])")
+
+
+def _words_to_digits(f: str) -> str:
+    """Folded text with spelled-out numbers below a thousand turned into digits.
+
+    No maintained library reads Vietnamese number words, and only this small part is needed:
+    the units (nghìn, triệu, tỷ) stay words and `_scan_amounts` multiplies as usual. The result
+    still needs such a unit to count as money, so "năm 2024" stays a year.
+    """
+    out: list[str] = []
+    total: int | None = None
+    pending: int | None = None
+    after_tens = False
+
+    def flush() -> None:
+        nonlocal total, pending, after_tens
+        if total is not None or pending is not None:
+            out.append(str((total or 0) + (pending or 0)))
+        total, pending, after_tens = None, None, False
+
+    for token in f.split():
+        word = token.strip(".,;:!?")
+        value = int(word) if word.isdigit() and len(word) <= 3 else _DIGIT_WORDS.get(word)
+        if word in ("muoi", "chuc"):
+            total = (total or 0) + (pending or 1) * 10
+            pending, after_tens = None, True
+        elif word == "tram" and (pending is not None or total is None):
+            total = (total or 0) + (pending if pending is not None else 1) * 100
+            pending, after_tens = None, False
+        elif word in ("linh", "le") and total is not None:
+            continue
+        elif value is not None and pending is None:
+            pending = value
+            if after_tens:
+                flush()
+        else:
+            flush()
+            out.append(token)
+    flush()
+    return " ".join(out)
+
+
 def parse_amount(text: str) -> int | None:
     """The amount of VND a short answer names ("5 triệu", "khoảng 30tr", "5000000"), else None.
 
@@ -289,6 +346,10 @@ def parse_amount(text: str) -> int | None:
     f = fold(t)
     af = _unit_fold(t, f)
     found = _scan_amounts(f, af, lenient=False)
+    if not found and (not any(c.isdigit() for c in f) or _NUMBER_WORD_RE.search(f)):
+        spelled = _words_to_digits(f)
+        if spelled != f:
+            found = _scan_amounts(spelled, spelled, lenient=False)
     if not found:
         # A bare number counts only when it is the whole answer ("5000000", "khoảng 5000000 ạ"),
         # so "2 lần" is no amount.
@@ -410,6 +471,9 @@ def _social(host: str, path_and_query: str) -> str | None:
         name = first[1:]
         return f"tiktok:{name.lower()}" if re.fullmatch(r"[A-Za-z0-9_.]{1,64}", name) else None
     return None
+
+
+_BARE_PATH_RE = re.compile(r"/[^\s<>\"'«»]*")
 
 
 def _plausible_domain_token(token: str) -> bool:
@@ -742,6 +806,14 @@ def extract_indicators(text: str, links: Sequence[str] = ()) -> list[Indicator]:
         host = _idna_host(raw)
         domain = _registrable(host) if host else None
         if domain is None or domain in _PLATFORM_DOMAINS:
+            continue
+        tail = _BARE_PATH_RE.match(t, m.start() + len(raw))
+        link = _strip_trailing(t[m.start() : tail.end()]) if tail else raw
+        if len(link) > len(raw) + 1:
+            # "bit.ly/3xYzAbc" without a scheme: the path identifies the campaign, keep it whole.
+            for at, indicator in _url_indicators("http://" + link, m.start()):
+                found.append((at, replace(indicator, raw=link)))
+            _mark(taken, m.start(), m.start() + len(link))
             continue
         found.append((m.start(), Indicator("domain", domain, raw)))
         _mark(taken, m.start(), m.end())

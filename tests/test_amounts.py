@@ -51,6 +51,16 @@ AMOUNTS: list[tuple[str, int]] = [
     ("750.000", 750_000),
     ("mất 20 củ rồi", 20_000_000),
     ("0đ", 0),
+    # Spelled out, as many elderly residents write it.
+    ("hai triệu", 2_000_000),
+    ("năm trăm nghìn", 500_000),
+    ("2 trăm nghìn", 200_000),
+    ("mười lăm triệu", 15_000_000),
+    ("hai mươi lăm triệu", 25_000_000),
+    ("ba trăm năm mươi nghìn đồng", 350_000),
+    ("một trăm linh năm nghìn", 105_000),
+    ("khoảng ba triệu rưỡi", 3_500_000),
+    ("một tỷ hai", 1_200_000_000),
 ]
 
 
@@ -70,6 +80,9 @@ NOT_AMOUNTS = [
     "😡",
     "2 lần, lần nào cũng vài",
     "mất nhiều lắm",
+    "năm 2024",
+    "hai lần",
+    "ba mẹ tôi",
 ]
 
 

@@ -112,7 +112,12 @@ CASES: list[tuple[str, str, list[str]]] = [
     (
         "sms-bare-domain-with-path",
         "Vao vpbank-uudai.click/dangnhap de nhan 5tr",
-        ["domain=vpbank-uudai.click"],
+        ["url=http://vpbank-uudai.click/dangnhap", "domain=vpbank-uudai.click"],
+    ),
+    (
+        "chat-bare-shortener-keeps-its-path",
+        "nó gửi link bit.ly/3xYzAbc bảo đăng nhập.",
+        ["url=http://bit.ly/3xYzAbc", "domain=bit.ly"],
     ),
     (
         "sms-url-in-parentheses",
