@@ -96,14 +96,3 @@ class Outbox(Protocol):
     async def send(self, inbound: Inbound, message: Outbound) -> None:
         """Send `message` in reply to `inbound` (or to `message.to` when set)."""
         ...
-
-
-@dataclass
-class CollectingOutbox:
-    """An `Outbox` that keeps what was sent; the console channel and unit tests use it."""
-
-    sent: list[Outbound] = field(default_factory=list)
-
-    async def send(self, inbound: Inbound, message: Outbound) -> None:
-        """Record the message."""
-        self.sent.append(message)

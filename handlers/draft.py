@@ -23,6 +23,8 @@ class Draft(BaseModel):
     category: str | None = None
     lost_money: bool | None = None
     amount_vnd: int | None = None
+    # An amount the story or a forwarded message mentioned, offered at the money question.
+    suggested_amount: int | None = None
     occurred_at: datetime | None = None
     # A day without a time is stored at noon (see docs/export.md) and shown as a day only.
     occurred_day_only: bool = False

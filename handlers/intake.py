@@ -18,7 +18,7 @@ from handlers.banks import bank_by_code, match_bank
 from handlers.context import Ctx, yes_or_no
 from handlers.core import Button, IncomingFile, Outbound
 from handlers.draft import Draft, DraftIndicator
-from handlers.extract import Indicator, extract_indicators, parse_amount
+from handlers.extract import Indicator, extract_indicators, find_amounts, parse_amount
 from handlers.i18n import VIETNAM, Translator
 from handlers.menu import main_menu
 from handlers.texts import CATEGORIES, bank_advice, category_label, safety_advice
@@ -209,6 +209,14 @@ def prompt(ctx: Ctx, step: str, draft: Draft) -> Outbound:
     elif step == "lost":
         text = t._("Did you lose money?")
         rows = [[Button(t._("Yes, I lost money"), "r:lost:yes"), Button(t._("No"), "r:lost:no")]]
+        if draft.suggested_amount:
+            # Confirm what the resident already wrote instead of asking for it again.
+            amount = t.money(draft.suggested_amount)
+            text += "\n" + t._("You mentioned {amount}.").format(amount=amount)
+            rows = [
+                [Button(t._("Yes, I lost {amount}").format(amount=amount), "r:lost:suggested")],
+                [Button(t._("Yes, another amount"), "r:lost:yes"), Button(t._("No"), "r:lost:no")],
+            ]
     elif step == "amount":
         text = t._(
             "About how much did you lose? Write it any way you like, "
@@ -451,6 +459,8 @@ async def on_text(ctx: Ctx, dialogue: Dialogue, text: str) -> list[Outbound]:
     step = dialogue.step
     t = ctx.t
     found = _absorb(draft, extract_indicators(text, ctx.inbound.links))
+    if step not in ("lost", "amount"):
+        _remember_amount(draft, text)
     if step == "accounts" and not any(i.kind == "bank_account" for i in found):
         found += _accounts_from_digits(draft, text)
 
@@ -606,6 +616,9 @@ async def on_button(ctx: Ctx, dialogue: Dialogue, step: str, action: str) -> lis
     if step == "category" and action in CATEGORIES:
         draft.category = action
         next_step = _next_step(draft, step)
+    elif step == "lost" and action == "suggested" and draft.suggested_amount:
+        draft.lost_money, draft.amount_vnd = True, draft.suggested_amount
+        next_step = _next_step(draft, "amount")
     elif step == "lost" and action in ("yes", "no"):
         draft.lost_money = action == "yes"
         if not draft.lost_money:
@@ -720,6 +733,14 @@ def _accounts_from_digits(draft: Draft, text: str) -> list[DraftIndicator]:
         if draft.add(candidate):
             added.append(candidate)
     return added
+
+
+def _remember_amount(draft: Draft, text: str) -> None:
+    """Keep the first amount a story or forwarded message mentions, to offer it for confirming."""
+    if draft.amount_vnd is None and draft.suggested_amount is None:
+        amounts = [vnd for vnd, _ in find_amounts(text) if vnd > 0]
+        if amounts:
+            draft.suggested_amount = amounts[0]
 
 
 def _set_pending_bank(draft: Draft, code: str) -> None:
@@ -852,6 +873,7 @@ async def on_evidence(
     ctx.session.info[("files", draft.report_id)] = count
 
     found = _absorb(draft, extract_indicators(text or "", ctx.inbound.links)) if text else []
+    _remember_amount(draft, text or "")
     if text and forwarded is None:
         _add_story(draft, text)  # a caption is the resident's own words
     await _save(ctx, dialogue, draft, dialogue.step)
@@ -976,11 +998,6 @@ async def submit(ctx: Ctx, dialogue: Dialogue, draft: Draft) -> list[Outbound]:
         parts.append(bank_advice(t))
     parts.append(safety_advice(t))
     return [Outbound("\n\n".join(parts))]
-
-
-def is_report_button(data: str) -> bool:
-    """Whether callback data belongs to the report flow."""
-    return data.startswith("r:")
 
 
 def parse_report_button(data: str) -> tuple[str, str] | None:

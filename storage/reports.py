@@ -67,12 +67,6 @@ async def get_report(session: AsyncSession, report_id: int) -> Report | None:
     return await session.get(Report, report_id)
 
 
-async def get_report_by_code(session: AsyncSession, code: str) -> Report | None:
-    """The report with this case code."""
-    result = await session.execute(select(Report).where(Report.code == code))
-    return result.scalar_one_or_none()
-
-
 async def add_attachment(session: AsyncSession, attachment: Attachment) -> bool:
     """Attach evidence to a report; False if the same file (same SHA-256) is already there."""
     values = attachment.model_dump(exclude={"id"})

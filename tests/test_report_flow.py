@@ -401,8 +401,9 @@ async def test_a_forwarded_message_starts_a_report_with_it_as_evidence(harness: 
     calls = await h.send(r.forwarded_text("Chuyển ngay kẻo bị bắt!", origin="user"))
     assert "Mình đã mở một báo cáo mới" not in joined(calls)
     calls = await press(h, r, calls, "Giả danh công an")
-    calls = await press(h, r, calls, "Có, tôi bị mất tiền")
-    calls = await h.send(r.text("50 triệu"))
+    assert "Mình thấy bạn có nhắc tới 50.000.000" in joined(calls)
+    calls = await press(h, r, calls, "Có, tôi mất 50.000.000")  # confirmed, not asked again
+    assert "Chuyện xảy ra khi nào?" in joined(calls)
     calls = await press(h, r, calls, "Hôm nay")
     assert "Techcombank 190355558888" in joined(calls)  # found earlier, shown to confirm
     await quick_finish(h, r, calls)
@@ -415,6 +416,7 @@ async def test_a_forwarded_message_starts_a_report_with_it_as_evidence(harness: 
     assert ("domain", "bocongan-xacminh.com") in indicators
     assert ("bank_account", "TCB:190355558888") in indicators
     assert len(files) == 2
+    assert report.amount_lost_vnd == 50_000_000
 
 
 async def quick_finish(h: Harness, r: Resident, calls: list[Call]) -> list[Call]:
