@@ -233,23 +233,21 @@ def prompt(ctx: Ctx, step: str, draft: Draft) -> Outbound:
             [Button(t._("I don't remember"), "r:when:skip")],
         ]
     elif step == "accounts":
-        accounts = draft.accounts()
-        if accounts:
-            text = t._(
-                "Accounts you sent money to:\n{accounts}\n\n"
+        text, rows = _list_question(
+            t,
+            draft,
+            step,
+            t._(
+                "Accounts you sent money to:\n{items}\n\n"
                 "If there is another one, send it too. Otherwise press Continue."
-            ).format(accounts=_bullets(t, accounts))
-            rows = [
-                [Button(t._("Continue ➡️"), "r:accounts:done")],
-                *_remove_rows(t, draft, "accounts"),
-            ]
-        else:
-            text = t._(
+            ),
+            t._(
                 "Which bank account did you send the money to? Send the bank, the account number "
                 "and the name shown, for example:\nVietcombank 0123456789 NGUYEN VAN A\n\n"
                 "This helps most: the bank can block the money."
-            )
-            rows = [[Button(t._("I don't know / skip"), "r:accounts:skip")]]
+            ),
+            t._("I don't know / skip"),
+        )
     elif step == "account_bank":
         text = t._(
             "Which bank or e-wallet is account {number} at? "
@@ -257,24 +255,22 @@ def prompt(ctx: Ctx, step: str, draft: Draft) -> Outbound:
         ).format(number=draft.pending_account or "")
         rows = [[Button(t._("I don't know"), "r:account_bank:skip")]]
     elif step == "contacts":
-        contacts = draft.contacts()
-        if contacts:
-            text = t._(
-                "How the scammer contacted you:\n{contacts}\n\n"
+        text, rows = _list_question(
+            t,
+            draft,
+            step,
+            t._(
+                "How the scammer contacted you:\n{items}\n\n"
                 "Send more if there are others (numbers, Zalo or Facebook accounts, links). "
                 "Otherwise press Continue."
-            ).format(contacts=_bullets(t, contacts))
-            rows = [
-                [Button(t._("Continue ➡️"), "r:contacts:done")],
-                *_remove_rows(t, draft, "contacts"),
-            ]
-        else:
-            text = t._(
+            ),
+            t._(
                 "How did the scammer contact you? Send their phone numbers, Zalo, Facebook or "
                 "Telegram accounts, or the links they sent. You can also forward their messages "
                 "to me."
-            )
-            rows = [[Button(t._("Skip"), "r:contacts:skip")]]
+            ),
+            t._("Skip"),
+        )
     elif step == "description":
         if draft.description:
             text = t._(
@@ -365,6 +361,17 @@ def _nav_row(t: Translator, step: str, draft: Draft) -> list[Button]:
         row.append(Button(t._("⬅️ Back"), f"r:{step}:back"))
     row.append(Button(t._("✖️ Cancel"), "cancel:ask"))
     return row
+
+
+def _list_question(
+    t: Translator, draft: Draft, step: str, listed: str, empty: str, skip: str
+) -> tuple[str, list[list[Button]]]:
+    """A question that collects several items: what is listed so far, or the first ask."""
+    items = draft.accounts() if step == "accounts" else draft.contacts()
+    if not items:
+        return empty, [[Button(skip, f"r:{step}:skip")]]
+    rows = [[Button(t._("Continue ➡️"), f"r:{step}:done")], *_remove_rows(t, draft, step)]
+    return listed.format(items=_bullets(t, items)), rows
 
 
 def _remove_rows(t: Translator, draft: Draft, group: str) -> list[list[Button]]:

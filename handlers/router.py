@@ -16,7 +16,7 @@ from handlers import intake
 from handlers.context import Ctx
 from handlers.core import Inbound, Outbound, Outbox
 from handlers.extract import extract_indicators
-from handlers.i18n import LANGUAGES, Translator, pick_language, translator
+from handlers.i18n import LANGUAGES, N_, Translator, pick_language, translator
 from handlers.menu import (
     accept,
     change_language,
@@ -34,19 +34,16 @@ from storage.users import get_user
 
 log = logging.getLogger(__name__)
 
-# Vietnamese command names first, English aliases second (DESIGN.md).
-COMMANDS = {
-    "start": "start",
-    "baocao": "report",
-    "report": "report",
-    "huy": "cancel",
-    "cancel": "cancel",
-    "tinbao": "mine",
-    "myreports": "mine",
-    "trogiup": "help",
-    "help": "help",
-    "ngonngu": "language",
-    "language": "language",
+# The command menu: Vietnamese name, English alias, action, description (DESIGN.md).
+MENU = (
+    ("baocao", "report", "report", N_("Report a scam")),
+    ("tinbao", "myreports", "mine", N_("My reports and their status")),
+    ("huy", "cancel", "cancel", N_("Cancel the report in progress")),
+    ("ngonngu", "language", "language", N_("Change language")),
+    ("trogiup", "help", "help", N_("Help and safety advice")),
+)
+COMMANDS = {"start": "start"} | {
+    name: action for vietnamese, english, action, _ in MENU for name in (vietnamese, english)
 }
 
 

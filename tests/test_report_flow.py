@@ -44,6 +44,17 @@ async def press(h: Harness, r: Resident, calls: list[Call], label_part: str) -> 
     return await h.send(r.callback(data_of(last_with_buttons(calls), label_part)))
 
 
+async def press_all(h: Harness, r: Resident, calls: list[Call], *labels: str) -> list[Call]:
+    """Press a series of buttons, each on the question the previous press brought."""
+    for label in labels:
+        calls = await press(h, r, calls, label)
+    return calls
+
+
+# From the accounts question to the summary, skipping everything optional and staying anonymous.
+SKIP_TO_SUMMARY = ("bỏ qua", "Bỏ qua", "Bỏ qua", "Tiếp tục", "ẩn danh")
+
+
 async def agree(h: Harness, r: Resident) -> list[Call]:
     """First contact: /start, then accept the privacy notice."""
     calls = await h.send(r.command("start"))
@@ -186,13 +197,9 @@ async def test_full_report_in_vietnamese_is_stored_and_exported_field_by_field(
 async def quick_report(h: Harness, r: Resident, category_label: str) -> list[Call]:
     """The shortest complete report: every optional question skipped."""
     calls = await h.send(r.command("baocao"))
-    calls = await press(h, r, calls, category_label)
-    calls = await press(h, r, calls, "Không")
-    calls = await press(h, r, calls, "Tôi không nhớ")
-    calls = await press(h, r, calls, "Bỏ qua")  # contacts
-    calls = await press(h, r, calls, "Bỏ qua")  # story
-    calls = await press(h, r, calls, "Tiếp tục")  # evidence
-    calls = await press(h, r, calls, "ẩn danh")
+    # No money lost, so the accounts question is not asked.
+    calls = await press_all(h, r, calls, category_label, "Không", "Tôi không nhớ")
+    calls = await press_all(h, r, calls, *SKIP_TO_SUMMARY[1:])
     assert "Bạn kiểm tra lại báo cáo giúp mình" in joined(calls)
     return await press(h, r, calls, "Gửi báo cáo")
 
@@ -245,11 +252,7 @@ async def test_back_returns_to_the_previous_question_and_keeps_answers(harness: 
     calls = await press(h, r, calls, "Có, tôi bị mất tiền")
     calls = await h.send(r.text("2,5 triệu"))
     calls = await press(h, r, calls, "Hôm qua")
-    calls = await press(h, r, calls, "bỏ qua")  # accounts
-    calls = await press(h, r, calls, "Bỏ qua")
-    calls = await press(h, r, calls, "Bỏ qua")
-    calls = await press(h, r, calls, "Tiếp tục")
-    calls = await press(h, r, calls, "ẩn danh")
+    calls = await press_all(h, r, calls, *SKIP_TO_SUMMARY)
     summary = joined(calls)
     assert "Vay tiền, ứng dụng cho vay" in summary and "2.500.000" in summary
     yesterday = (datetime.now(VIETNAM) - timedelta(days=1)).strftime("%d/%m/%Y")
@@ -288,11 +291,7 @@ async def test_a_field_corrected_from_the_summary_goes_straight_back_to_it(
     calls = await press(h, r, calls, "Việc làm online")
     calls = await h.send(r.text("mất 5tr"))
     calls = await press(h, r, calls, "Hôm nay")
-    calls = await press(h, r, calls, "bỏ qua")
-    calls = await press(h, r, calls, "Bỏ qua")
-    calls = await press(h, r, calls, "Bỏ qua")
-    calls = await press(h, r, calls, "Tiếp tục")
-    calls = await press(h, r, calls, "ẩn danh")
+    calls = await press_all(h, r, calls, *SKIP_TO_SUMMARY)
     assert "5.000.000" in joined(calls)
     calls = await press(h, r, calls, "✏️ Số tiền")
     assert "Bạn đã mất khoảng bao nhiêu tiền?" in joined(calls)
@@ -439,12 +438,7 @@ async def test_an_english_speaking_resident_is_answered_in_english(harness: Harn
     calls = await press(h, r, calls, "Yes, I lost money")
     calls = await h.send(r.text("about 2000000 VND"))
     assert "Noted: ₫2,000,000." in joined(calls)
-    calls = await press(h, r, calls, "Yesterday")
-    calls = await press(h, r, calls, "skip")
-    calls = await press(h, r, calls, "Skip")
-    calls = await press(h, r, calls, "Skip")
-    calls = await press(h, r, calls, "Continue")
-    calls = await press(h, r, calls, "anonymous")
+    calls = await press_all(h, r, calls, "Yesterday", "skip", "Skip", "Skip", "Continue", "anon")
     assert "Please check your report" in joined(calls)
     calls = await press(h, r, calls, "Send the report")
     assert "Your case code is TB-" in joined(calls)

@@ -135,22 +135,9 @@ async def _on_stop(application: Application) -> None:
 async def register_commands(application: Application) -> None:
     """Publish the command menu: Vietnamese names by default, English aliases for English apps."""
     bot = application.bot
-    vi = translator("vi")
-    en = translator("en")
-    vietnamese = [
-        BotCommand("baocao", vi._("Report a scam")),
-        BotCommand("tinbao", vi._("My reports and their status")),
-        BotCommand("huy", vi._("Cancel the report in progress")),
-        BotCommand("ngonngu", vi._("Change language")),
-        BotCommand("trogiup", vi._("Help and safety advice")),
-    ]
-    english = [
-        BotCommand("report", en._("Report a scam")),
-        BotCommand("myreports", en._("My reports and their status")),
-        BotCommand("cancel", en._("Cancel the report in progress")),
-        BotCommand("language", en._("Change language")),
-        BotCommand("help", en._("Help and safety advice")),
-    ]
+    vi, en = translator("vi"), translator("en")
+    vietnamese = [BotCommand(name, vi._(about)) for name, _, _, about in router.MENU]
+    english = [BotCommand(alias, en._(about)) for _, alias, _, about in router.MENU]
     await bot.set_my_commands(vietnamese)
     await bot.set_my_commands(vietnamese, language_code="vi")
     await bot.set_my_commands(english, language_code="en")
