@@ -125,7 +125,7 @@ async def begin(ctx: Ctx) -> list[Outbound]:
     if dialogue is not None:
         return [offer_resume(ctx.t, dialogue)]
     dialogue, draft, messages = await start(ctx)
-    return [*messages, prompt(ctx, "category", draft)]
+    return [*messages, await prompt(ctx, "category", draft)]
 
 
 def offer_resume(t: Translator, dialogue: Dialogue) -> Outbound:
@@ -149,7 +149,7 @@ async def resume(ctx: Ctx) -> list[Outbound]:
     draft = Draft.model_validate(dialogue.data)
     return [
         Outbound(ctx.t._("Welcome back. Let's continue.")),
-        prompt(ctx, dialogue.step, draft),
+        await prompt(ctx, dialogue.step, draft),
     ]
 
 
@@ -196,7 +196,7 @@ def _lifetime(ctx: Ctx) -> timedelta:
 # Questions
 
 
-def prompt(ctx: Ctx, step: str, draft: Draft) -> Outbound:
+async def prompt(ctx: Ctx, step: str, draft: Draft) -> Outbound:
     """The question of a step, with its buttons, showing what was already given."""
     t = ctx.t
     rows: list[list[Button]] = []
@@ -306,11 +306,11 @@ def prompt(ctx: Ctx, step: str, draft: Draft) -> Outbound:
         )
         rows = [[Button(t._("Skip"), "r:contact_phone:skip")]]
     else:
-        return summary(ctx, draft)
+        return await summary(ctx, draft)
     return Outbound(text, buttons=[*rows, _nav_row(t, step, draft)])
 
 
-def summary(ctx: Ctx, draft: Draft) -> Outbound:
+async def summary(ctx: Ctx, draft: Draft) -> Outbound:
     """Everything the resident answered, with a button to fix each part and one to submit."""
     t = ctx.t
     none = t._("not given")
@@ -331,7 +331,7 @@ def summary(ctx: Ctx, draft: Draft) -> Outbound:
         t._("What happened: {value}").format(
             value=_shorten(draft.description, 500) if draft.description else none
         ),
-        t._("Evidence: {value}").format(value=_files_count(ctx, draft)),
+        t._("Evidence: {value}").format(value=await _files_count(ctx, draft)),
         t._("Contact: {value}").format(value=_contact_line(t, draft)),
     ]
     text = t._("Please check your report:") + "\n\n" + "\n".join(lines) + "\n\n"
@@ -384,8 +384,8 @@ def _remove_rows(t: Translator, draft: Draft, group: str) -> list[list[Button]]:
     return rows
 
 
-def _files_count(ctx: Ctx, draft: Draft) -> str:
-    count = ctx.session.info.get(("files", draft.report_id), 0)
+async def _files_count(ctx: Ctx, draft: Draft) -> str:
+    count, _ = await report_store.evidence_totals(ctx.session, draft.report_id)
     return ctx.t.ngettext("{n} file", "{n} files", count).format(n=count)
 
 
@@ -452,17 +452,14 @@ def display_value(t: Translator, item: DraftIndicator) -> str:
 # Answers
 
 
-async def load(ctx: Ctx, dialogue: Dialogue) -> Draft:
-    """The draft of a dialogue, with the evidence count cached for the summary."""
-    draft = Draft.model_validate(dialogue.data)
-    count, _ = await report_store.evidence_totals(ctx.session, draft.report_id)
-    ctx.session.info[("files", draft.report_id)] = count
-    return draft
+def load(dialogue: Dialogue) -> Draft:
+    """The draft of a dialogue (validated: the stored JSON is data, not trusted code)."""
+    return Draft.model_validate(dialogue.data)
 
 
 async def on_text(ctx: Ctx, dialogue: Dialogue, text: str) -> list[Outbound]:
     """A typed answer at the current step."""
-    draft = await load(ctx, dialogue)
+    draft = load(dialogue)
     step = dialogue.step
     t = ctx.t
     found = _absorb(draft, extract_indicators(text, ctx.inbound.links))
@@ -596,13 +593,13 @@ async def on_text(ctx: Ctx, dialogue: Dialogue, text: str) -> list[Outbound]:
         _advance(draft, step, next_step)
         step = next_step
     await _save(ctx, dialogue, draft, step)
-    replies.append(prompt(ctx, step, draft))
+    replies.append(await prompt(ctx, step, draft))
     return replies
 
 
 async def on_button(ctx: Ctx, dialogue: Dialogue, step: str, action: str) -> list[Outbound]:
     """A button of the current step was pressed."""
-    draft = await load(ctx, dialogue)
+    draft = load(dialogue)
     t = ctx.t
     replies: list[Outbound] = []
     next_step: str | None = None
@@ -610,15 +607,15 @@ async def on_button(ctx: Ctx, dialogue: Dialogue, step: str, action: str) -> lis
         if draft.history:
             previous = draft.history.pop()
             await _save(ctx, dialogue, draft, previous)
-            return [prompt(ctx, previous, draft)]
-        return [prompt(ctx, step, draft)]
+            return [await prompt(ctx, previous, draft)]
+        return [await prompt(ctx, step, draft)]
     if action.startswith("rm:"):
         index = _int(action[3:])
         if index is not None and 0 <= index < len(draft.indicators):
             removed = draft.indicators.pop(index)
             replies.append(Outbound(t._("Removed: {item}").format(item=display_value(t, removed))))
         await _save(ctx, dialogue, draft, step)
-        return [*replies, prompt(ctx, step, draft)]
+        return [*replies, await prompt(ctx, step, draft)]
 
     if step == "category" and action in CATEGORIES:
         draft.category = action
@@ -662,10 +659,10 @@ async def on_button(ctx: Ctx, dialogue: Dialogue, step: str, action: str) -> lis
     elif step == "summary" and action == "send":
         return await submit(ctx, dialogue, draft)
     else:
-        return [prompt(ctx, step, draft)]
+        return [await prompt(ctx, step, draft)]
     _advance(draft, step, next_step)
     await _save(ctx, dialogue, draft, next_step)
-    return [*replies, prompt(ctx, next_step, draft)]
+    return [*replies, await prompt(ctx, next_step, draft)]
 
 
 def _next_step(draft: Draft, step: str) -> str:
@@ -825,7 +822,7 @@ async def on_evidence(
         return [*(Outbound(f.refusal) for f in files if f.refusal), main_menu(ctx.t)]
     if dialogue is None:
         dialogue, _, _ = await start(ctx, intro=False)
-    draft = await load(ctx, dialogue)
+    draft = load(dialogue)
     settings = ctx.services.settings
     forwarded = ctx.inbound.forwarded
     origin = forwarded.origin if forwarded else None
@@ -877,7 +874,6 @@ async def on_evidence(
             stored_now += 1
         if prepared.source.media_group_id:
             album = prepared.source.media_group_id
-    ctx.session.info[("files", draft.report_id)] = count
 
     found = _absorb(draft, extract_indicators(text or "", ctx.inbound.links)) if text else []
     _remember_amount(draft, text or "")
@@ -902,7 +898,7 @@ async def on_evidence(
         )
     if started:
         replies.append(Outbound(t._("I have started a new report with it. A few questions now.")))
-    replies.append(prompt(ctx, dialogue.step, draft))
+    replies.append(await prompt(ctx, dialogue.step, draft))
     return replies
 
 
@@ -955,9 +951,9 @@ async def album_prompt(ctx: Ctx, report_id: int, media_group_id: str) -> list[Ou
         )
     ]
     if dialogue is not None:
-        draft = await load(ctx, dialogue)
+        draft = load(dialogue)
         if draft.report_id == report_id:
-            replies.append(prompt(ctx, dialogue.step, draft))
+            replies.append(await prompt(ctx, dialogue.step, draft))
     return replies
 
 

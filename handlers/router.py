@@ -50,11 +50,35 @@ COMMANDS = {"start": "start"} | {
 async def handle(inbound: Inbound, services: Services, outbox: Outbox) -> None:
     """Handle one message or button press and send the replies."""
     try:
-        for reply in await respond(inbound, services, outbox):
+        for reply in coalesce(await respond(inbound, services, outbox)):
             await outbox.send(inbound, reply)
     finally:
         for observer in services.observers:
             observer(inbound.update_id)
+
+
+def coalesce(replies: list[Outbound]) -> list[Outbound]:
+    """Fold each plain note ("Noted: 5.000.000 ₫") into the message that follows it.
+
+    One bubble with the note above the next question is easier to follow than two, and it
+    halves the messages sent for most answers.
+    """
+    merged: list[Outbound] = []
+    for reply in replies:
+        previous = merged[-1] if merged else None
+        if (
+            previous is not None
+            and not previous.buttons
+            and previous.to == reply.to
+            and reply.title is None
+            and len(previous.text) + len(reply.text) < 3000
+        ):
+            merged[-1] = Outbound(
+                f"{previous.text}\n\n{reply.text}", reply.buttons, reply.to, previous.title
+            )
+        else:
+            merged.append(reply)
+    return merged
 
 
 async def respond(inbound: Inbound, services: Services, outbox: Outbox) -> list[Outbound]:
@@ -132,7 +156,7 @@ def _schedule_album_ack(
             user = await get_user(session, inbound.channel, inbound.user_id)
             ctx = Ctx(services, session, inbound, user, t, services.clock())
             replies = await intake.album_prompt(ctx, report_id, media_group_id)
-        for reply in replies:
+        for reply in coalesce(replies):
             await outbox.send(inbound, reply)
 
     services.debouncer.schedule(key, services.settings.album_quiet_seconds, acknowledge)
@@ -336,7 +360,7 @@ async def _on_button(ctx: Ctx, data: str) -> list[Outbound]:
         if dialogue is not None and rest == "go":
             return await intake.resume(ctx)
         _, draft, intro = await intake.start(ctx)
-        return [*intro, intake.prompt(ctx, "category", draft)]
+        return [*intro, await intake.prompt(ctx, "category", draft)]
     if kind == "cancel":
         if rest == "yes":
             return [*await intake.cancel(ctx), main_menu(t)]
@@ -353,10 +377,10 @@ async def _on_button(ctx: Ctx, data: str) -> list[Outbound]:
                 main_menu(t),
             ]
         if parsed is None or parsed[0] != dialogue.step:
-            draft = await intake.load(ctx, dialogue)
+            draft = intake.load(dialogue)
             return [
                 Outbound(t._("That button is from an earlier message. Here is where we are:")),
-                intake.prompt(ctx, dialogue.step, draft),
+                await intake.prompt(ctx, dialogue.step, draft),
             ]
         return await intake.on_button(ctx, dialogue, *parsed)
     log.warning("unknown callback data %r", data[:64])
@@ -383,8 +407,8 @@ async def _where_we_are(ctx: Ctx) -> list[Outbound]:
     dialogue = await intake.active_dialogue(ctx)
     if dialogue is None:
         return [main_menu(ctx.t)]
-    draft = await intake.load(ctx, dialogue)
-    return [intake.prompt(ctx, dialogue.step, draft)]
+    draft = intake.load(dialogue)
+    return [await intake.prompt(ctx, dialogue.step, draft)]
 
 
 def _group_reply(inbound: Inbound, services: Services, t: Translator) -> list[Outbound]:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, update
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col, select
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlmodel import col
 
 from storage.models import Dialogue
 
@@ -17,9 +18,11 @@ class StaleDialogue(Exception):
 
 
 async def load_dialogue(session: AsyncSession, user_id: int, now: datetime) -> Dialogue | None:
-    """The user's dialogue, or None if there is none or it expired."""
-    result = await session.execute(select(Dialogue).where(Dialogue.user_id == user_id))
-    dialogue = result.scalar_one_or_none()
+    """The user's dialogue, or None if there is none or it expired.
+
+    Read through the session's identity map, so asking twice in one transaction costs one query.
+    """
+    dialogue = await session.get(Dialogue, user_id)
     if dialogue is None or dialogue.expires_at <= now:
         return None
     return dialogue
@@ -36,18 +39,17 @@ async def start_dialogue(
     lifetime: timedelta,
 ) -> Dialogue:
     """Start a new dialogue for the user, replacing any earlier one."""
-    await session.execute(delete(Dialogue).where(col(Dialogue.user_id) == user_id))
-    dialogue = Dialogue(
-        user_id=user_id,
-        flow=flow,
-        step=step,
-        data=data,
-        version=1,
-        created_at=now,
-        updated_at=now,
-        expires_at=now + lifetime,
-    )
-    session.add(dialogue)
+    dialogue = await session.get(Dialogue, user_id)
+    if dialogue is None:
+        dialogue = Dialogue(user_id=user_id, flow=flow, step=step, version=0)
+        session.add(dialogue)
+    dialogue.flow = flow
+    dialogue.step = step
+    dialogue.data = data
+    dialogue.version += 1
+    dialogue.created_at = now
+    dialogue.updated_at = now
+    dialogue.expires_at = now + lifetime
     await session.flush()
     return dialogue
 
@@ -66,27 +68,30 @@ async def save_dialogue(
     The version check makes a lost update impossible even with several bot processes: the
     second writer gets `StaleDialogue` instead of silently overwriting the first one's answer.
     """
+    values = {
+        "step": step,
+        "data": data,
+        "version": dialogue.version + 1,
+        "updated_at": now,
+        "expires_at": now + lifetime,
+    }
     result = await session.execute(
         update(Dialogue)
         .where(col(Dialogue.user_id) == dialogue.user_id, col(Dialogue.version) == dialogue.version)
-        .values(
-            step=step,
-            data=data,
-            version=dialogue.version + 1,
-            updated_at=now,
-            expires_at=now + lifetime,
-        )
+        .values(**values)
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise StaleDialogue(dialogue.user_id)
-    dialogue.step = step
-    dialogue.data = data
-    dialogue.version += 1
-    dialogue.updated_at = now
-    dialogue.expires_at = now + lifetime
+    # Mirror the row in the loaded object without marking it dirty: a dirty object would be
+    # flushed again at commit, a second UPDATE without the version check.
+    for name, value in values.items():
+        set_committed_value(dialogue, name, value)
 
 
 async def end_dialogue(session: AsyncSession, user_id: int) -> None:
     """Forget the user's dialogue (finished or cancelled)."""
-    await session.execute(delete(Dialogue).where(col(Dialogue.user_id) == user_id))
+    dialogue = await session.get(Dialogue, user_id)
+    if dialogue is not None:
+        await session.delete(dialogue)
+        await session.flush()

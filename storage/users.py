@@ -5,17 +5,30 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import select
+from sqlmodel import col, select
 
-from storage.models import User
+from storage.models import Dialogue, User
 
 
 async def get_user(session: AsyncSession, channel: str, external_id: str) -> User | None:
-    """The user with this channel id, or None if they never consented."""
+    """The user with this channel id, or None if they never consented.
+
+    Their dialogue comes in the same query and stays in the session, so the conversation's
+    next `load_dialogue` needs no query of its own: one round trip less on every answer.
+    """
     result = await session.execute(
-        select(User).where(User.channel == channel, User.external_id == external_id)
+        select(User, Dialogue)
+        .outerjoin(Dialogue, col(Dialogue.user_id) == User.id)
+        .where(User.channel == channel, User.external_id == external_id)
     )
-    return result.scalar_one_or_none()
+    row = result.first()
+    if row is None:
+        return None
+    user, dialogue = row
+    if dialogue is not None:
+        # The identity map holds objects weakly: keep the dialogue alive for this transaction.
+        session.info["dialogue"] = dialogue
+    return user
 
 
 async def record_consent(

@@ -104,6 +104,10 @@ def build_application(settings: Settings, services: Services) -> Application:
         .base_url(settings.telegram_api_url)
         .base_file_url(settings.telegram_file_url)
         .rate_limiter(AIORateLimiter(max_retries=3))
+        # Telegram takes about 30 messages a second from a bot; a few dozen connections carry
+        # that, and a pool of hundreds only makes httpx's bookkeeping slower on every request.
+        .connection_pool_size(32)
+        .pool_timeout(30.0)
         .defaults(
             Defaults(
                 parse_mode=ParseMode.HTML,
