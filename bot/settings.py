@@ -20,6 +20,9 @@ class Settings(BaseSettings):
     telegram_file_url: str = "https://api.telegram.org/file/bot"
     database_url: str | None = None
     data_dir: Path = Path("./data")
+    # Messages per second over all chats (Telegram allows about 30); 0 lifts the overall cap,
+    # for a test server or a bot Telegram has granted more.
+    telegram_max_rate: float = Field(default=30.0, ge=0)
     # The officers' group chat: the bot stays quiet there (report cards come with the queue).
     officer_chat_id: int | None = None
 

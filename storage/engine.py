@@ -31,6 +31,9 @@ class Database:
             if database and database != ":memory:":
                 Path(database).parent.mkdir(parents=True, exist_ok=True)
             kwargs["connect_args"] = {"timeout": 30}
+            # Sessions always end their transaction (commit, or rollback on error), so the
+            # pool's extra rollback on every return would only be another thread round trip.
+            kwargs["pool_reset_on_return"] = None
         else:
             kwargs["pool_pre_ping"] = True
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
@@ -58,9 +61,13 @@ class Database:
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:
-    # The stdlib driver opens transactions lazily, so a read-then-write transaction can fail with
-    # "database is locked" whatever the busy timeout. We switch its own handling off and emit
-    # BEGIN IMMEDIATE ourselves (SQLAlchemy's documented recipe), taking the write lock up front.
+    # The stdlib driver opens transactions lazily with a plain BEGIN, so a read-then-write
+    # transaction can fail with "database is locked" whatever the busy timeout. Asking it for
+    # IMMEDIATE makes that lazy BEGIN take the write lock up front instead; and since the driver
+    # issues it inside the first write's own call, it costs no extra round trip to aiosqlite's
+    # thread (each costs about as much as the statement). Every update's transaction starts
+    # with a write (the update-id claim), and `Database.session` keeps this process's
+    # transactions one at a time, so no read escapes its transaction's lock.
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None
@@ -73,7 +80,4 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         ):
             cursor.execute(pragma)
         cursor.close()
-
-    @event.listens_for(engine.sync_engine, "begin")
-    def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        dbapi_connection.isolation_level = "IMMEDIATE"

@@ -103,7 +103,7 @@ def build_application(settings: Settings, services: Services) -> Application:
         .token(settings.telegram_token)
         .base_url(settings.telegram_api_url)
         .base_file_url(settings.telegram_file_url)
-        .rate_limiter(AIORateLimiter(max_retries=3))
+        .rate_limiter(AIORateLimiter(overall_max_rate=settings.telegram_max_rate, max_retries=3))
         # Telegram takes about 30 messages a second from a bot; a few dozen connections carry
         # that, and a pool of hundreds only makes httpx's bookkeeping slower on every request.
         .connection_pool_size(32)
@@ -114,7 +114,7 @@ def build_application(settings: Settings, services: Services) -> Application:
                 link_preview_options=LinkPreviewOptions(is_disabled=True),
             )
         )
-        .concurrent_updates(PerUserUpdateProcessor(256))
+        .concurrent_updates(PerUserUpdateProcessor(16))
         .post_init(_on_start)
         .post_shutdown(_on_stop)
         .build()
@@ -155,11 +155,10 @@ async def _on_update(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     outbox = TelegramOutbox(context.bot)
     query = update.callback_query
     if query is not None:
-        # Answer at once so the resident's button stops spinning, and take the keyboard off the
-        # pressed message so old buttons cannot be pressed again by mistake.
+        # Answer at once so the resident's button stops spinning. Old keyboards stay: taking
+        # them off would cost a third of the messages a press sends against Telegram's ~30/s
+        # limit, and a press on an old one is answered with the current question anyway.
         await _quietly(query.answer())
-        if isinstance(query.message, Message) and query.message.reply_markup:
-            await _quietly(query.message.edit_reply_markup(reply_markup=None))
     await router.handle(inbound, services, outbox)
 
 
