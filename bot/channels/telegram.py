@@ -114,7 +114,7 @@ def build_application(settings: Settings, services: Services) -> Application:
                 link_preview_options=LinkPreviewOptions(is_disabled=True),
             )
         )
-        .concurrent_updates(PerUserUpdateProcessor(16))
+        .concurrent_updates(PerUserUpdateProcessor(256))
         .post_init(_on_start)
         .post_shutdown(_on_stop)
         .build()
