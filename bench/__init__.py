@@ -1,0 +1,1 @@
+"""Benchmarks that print figures (run them from the repository root; see docs/benchmarks.md)."""
