@@ -871,10 +871,9 @@ async def run(args: argparse.Namespace) -> int:
     """Start the fake, measure both bots, print the figures."""
     began = time.monotonic()
     task = asyncio.current_task()
-    if task is not None and hasattr(signal, "SIGTERM"):
+    if task is not None and sys.platform != "win32":  # Windows loops have no signal handlers
         # Without this a SIGTERM would kill us before the finally blocks stop the fake server.
-        with suppress(NotImplementedError):
-            asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
     problems = ProblemLog()
     logging.basicConfig(level=logging.WARNING, handlers=[problems])
     async with fake_server() as fake:
