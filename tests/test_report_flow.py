@@ -739,3 +739,18 @@ async def test_an_edited_message_gets_a_kind_answer_and_changes_nothing(harness:
     async with h.services.db.session() as session:
         (dialogue,) = (await session.execute(select(Dialogue))).scalars().all()
     assert dialogue.data["amount_vnd"] == 5_000_000 and dialogue.step == "when"
+
+
+async def test_a_shared_contact_card_answers_the_phone_question(harness: Harness) -> None:
+    h, r = harness, Resident(1027)
+    await agree(h, r)
+    calls = await h.send(r.command("baocao"))
+    calls = await press_all(h, r, calls, "Làm quen", "Không", "Tôi không nhớ", "Bỏ qua")
+    calls = await press_all(h, r, calls, "Bỏ qua", "Tiếp tục", "Có, cán bộ")
+    assert "Cán bộ có thể gọi cho bạn theo số nào?" in joined(calls)
+    calls = await h.send(r.contact("+84 903 123 456", "Lan"))
+    assert "đồng ý, qua số 0903 123 456" in joined(calls)  # straight to the summary
+    async with h.services.db.session() as session:
+        (dialogue,) = (await session.execute(select(Dialogue))).scalars().all()
+    assert dialogue.data["contact_phone"] == "+84903123456"
+    assert dialogue.data["indicators"] == []  # the resident's own number is no scam indicator
