@@ -81,13 +81,11 @@ class Inbound:
     command: str | None = None
     args: str = ""
     callback: str | None = None
-    callback_id: str | None = None
     links: list[str] = field(default_factory=list)
     files: list[IncomingFile] = field(default_factory=list)
     forwarded: Forwarded | None = None
     unsupported: str | None = None
     update_id: int | None = None
-    received_at: datetime | None = None
 
 
 class Outbox(Protocol):

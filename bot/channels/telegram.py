@@ -185,7 +185,6 @@ def to_inbound(update: Update, bot: Any) -> Inbound | None:
             chat_type=_chat_type(chat.type if chat else "private"),
             language_hint=query.from_user.language_code,
             callback=query.data or "",
-            callback_id=query.id,
             update_id=update.update_id,
         )
     message = update.message or update.edited_message
@@ -199,7 +198,6 @@ def to_inbound(update: Update, bot: Any) -> Inbound | None:
         chat_type=_chat_type(message.chat.type),
         language_hint=user.language_code,
         update_id=update.update_id,
-        received_at=message.date,
     )
     text = message.text or message.caption
     inbound.text = text
