@@ -54,7 +54,9 @@ class User(SQLModel, table=True):
     channel: str = Field(max_length=16)
     external_id: str = Field(max_length=64)
     language: str | None = Field(default=None, max_length=8)
-    role: str = Field(default="resident", max_length=16)
+    role: str = Field(default="resident", max_length=16, index=True)
+    # Kept for officers and admins only (shown to other officers); never for residents.
+    display_name: str | None = Field(default=None, max_length=128)
     consent_at: datetime | None = _ts(nullable=True)
     consent_version: str | None = Field(default=None, max_length=16)
     created_at: datetime = _ts(default=utcnow)
@@ -99,6 +101,14 @@ class Report(SQLModel, table=True):
     created_at: datetime = _ts(default=utcnow)
     submitted_at: datetime | None = _ts(nullable=True)
     updated_at: datetime = _ts(default=utcnow)
+    # The review queue's timers live here, so they survive restarts and are shared by every
+    # process: when the report (re)entered the queue, when it was announced again as overdue,
+    # when its card reached the officers, and the last officer action on a claim.
+    queued_at: datetime | None = _ts(nullable=True)
+    escalated_at: datetime | None = _ts(nullable=True)
+    announced_at: datetime | None = _ts(nullable=True)
+    claimed_at: datetime | None = _ts(nullable=True)
+    last_action_at: datetime | None = _ts(nullable=True)
 
 
 class Indicator(SQLModel, table=True):
@@ -172,6 +182,55 @@ class ReportEvent(SQLModel, table=True):
     from_status: str | None = Field(default=None, max_length=16)
     to_status: str | None = Field(default=None, max_length=16)
     note: str | None = Field(default=None, sa_type=sa.Text)
+    created_at: datetime = _ts(default=utcnow)
+    # Events the reporter is told about, and when that message went out (a sweep retries the
+    # ones a crash or an outage left unsent).
+    notify: bool = False
+    notified_at: datetime | None = _ts(nullable=True)
+
+
+class ReportCard(SQLModel, table=True):
+    """A report card posted to officers: edited in place whenever the report changes."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    report_id: int = Field(
+        sa_column=sa.Column(
+            sa.Integer, sa.ForeignKey("report.id", ondelete="CASCADE"), index=True, nullable=False
+        )
+    )
+    chat_id: str = Field(max_length=64)
+    message_id: str = Field(max_length=64)
+    created_at: datetime = _ts(default=utcnow)
+
+
+class PendingInput(SQLModel, table=True):
+    """Typed input a user owes the bot outside the report flow.
+
+    An officer's note, question or reason after pressing its button; a resident's answer to an
+    officer's question. `armed` means the resident pressed "Answer", so their next message is the
+    answer even while they are writing another report.
+    """
+
+    user_id: int = Field(
+        sa_column=sa.Column(
+            sa.Integer, sa.ForeignKey("user.id", ondelete="CASCADE"), primary_key=True
+        )
+    )
+    action: str = Field(max_length=16)
+    report_id: int = Field(
+        sa_column=sa.Column(
+            sa.Integer, sa.ForeignKey("report.id", ondelete="CASCADE"), nullable=False
+        )
+    )
+    asker_id: int | None = Field(default=None)
+    armed: bool = False
+    expires_at: datetime = _ts(default=utcnow)
+
+
+class JobMark(SQLModel, table=True):
+    """Scheduled work already done (e.g. one day's summary): whoever inserts the key does it."""
+
+    key: str = Field(max_length=64, primary_key=True)
     created_at: datetime = _ts(default=utcnow)
 
 

@@ -7,27 +7,30 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from storage.models import Dialogue, User
+from storage.models import Dialogue, PendingInput, User
 
 
 async def get_user(session: AsyncSession, channel: str, external_id: str) -> User | None:
     """The user with this channel id, or None if they never consented.
 
-    Their dialogue comes in the same query and stays in the session, so the conversation's
-    next `load_dialogue` needs no query of its own: one round trip less on every answer.
+    Their dialogue, and any typed input they owe (an answer to an officer's question, an
+    officer's note), come in the same query and stay in the session, so the conversation needs
+    no query of its own for them: one round trip less on every answer.
     """
     result = await session.execute(
-        select(User, Dialogue)
+        select(User, Dialogue, PendingInput)
         .outerjoin(Dialogue, col(Dialogue.user_id) == User.id)
+        .outerjoin(PendingInput, col(PendingInput.user_id) == User.id)
         .where(User.channel == channel, User.external_id == external_id)
     )
     row = result.first()
     if row is None:
         return None
-    user, dialogue = row
+    user, dialogue, pending = row
+    # The identity map holds objects weakly: keep them alive for this transaction.
     if dialogue is not None:
-        # The identity map holds objects weakly: keep the dialogue alive for this transaction.
         session.info["dialogue"] = dialogue
+    session.info["pending"] = pending
     return user
 
 
