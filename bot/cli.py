@@ -19,6 +19,7 @@ from handlers.extract import extract_indicators
 from handlers.services import Services
 from storage.engine import Database
 from storage.migrate import upgrade
+from storage.models import utcnow
 from storage.reports import export_reports
 
 log = logging.getLogger("tinbao")
@@ -80,6 +81,21 @@ def _parser() -> argparse.ArgumentParser:
     db_commands = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
     db_upgrade = db_commands.add_parser("upgrade", help="apply schema migrations")
     db_upgrade.set_defaults(func=_db_upgrade)
+
+    officer = commands.add_parser("officer", help="add, remove or list officers")
+    officer_commands = officer.add_subparsers(
+        dest="officer_command", metavar="ACTION", required=True
+    )
+    for action, about in (("add", "make a user an officer"), ("remove", "remove an officer")):
+        sub = officer_commands.add_parser(action, help=about)
+        sub.add_argument("user_id", help="the officer's user id (Telegram: a number; /id shows it)")
+        sub.add_argument("--channel", default="telegram", help="telegram (default) or console")
+        if action == "add":
+            sub.add_argument("--name", help="the name other officers see")
+        sub.set_defaults(func=_officer)
+    listing = officer_commands.add_parser("list", help="list officers and admins")
+    listing.add_argument("--channel", default=None, help="only this channel")
+    listing.set_defaults(func=_officer)
 
     export = commands.add_parser("export", help="print submitted reports (jsonl or csv)")
     export.add_argument("--format", choices=["jsonl", "csv"], default="jsonl")
@@ -160,6 +176,53 @@ def _db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
     except Exception as error:
         raise CommandError(f"upgrade failed: {error}") from error
     print(f"database {_safe_url(settings.effective_database_url)} is at revision {revision}")
+    return 0
+
+
+def _officer(settings: Settings, args: argparse.Namespace) -> int:
+    from storage import queue
+
+    async def go() -> list[str]:
+        db = await open_database(settings)
+        now = utcnow()
+        try:
+            async with db.session() as session:
+                if args.officer_command == "list":
+                    people = await queue.staff(session, args.channel)
+                    return [
+                        "\t".join((u.channel, u.external_id, u.role, u.display_name or ""))
+                        for u in people
+                    ]
+                user_id = args.user_id.strip()
+                if args.channel == "telegram" and not user_id.lstrip("-").isdigit():
+                    raise CommandError(f"{user_id!r} is not a Telegram user id (a number)")
+                admins = {str(i) for i in settings.admin_ids}
+                if args.officer_command == "add":
+                    role = (
+                        "admin" if args.channel == "telegram" and user_id in admins else "officer"
+                    )
+                    await queue.set_role(
+                        session, args.channel, user_id, role, now=now, name=args.name
+                    )
+                    return [f"{args.channel}:{user_id} is now an {role}"]
+                if args.channel == "telegram" and user_id in admins:
+                    raise CommandError(
+                        f"{user_id} is an admin from TINBAO_ADMIN_IDS; remove it there"
+                    )
+                user = await queue.find_user(session, args.channel, user_id)
+                if user is None or user.role not in queue.STAFF:
+                    raise CommandError(f"{args.channel}:{user_id} is not an officer")
+                released = len(await queue.release_all(session, user, now))
+                await queue.set_role(session, args.channel, user_id, "resident", now=now)
+                return [
+                    f"{args.channel}:{user_id} is no longer an officer"
+                    + (f"; {released} open report(s) went back to the queue" if released else "")
+                ]
+        finally:
+            await db.dispose()
+
+    for line in asyncio.run(go()):
+        print(line)
     return 0
 
 

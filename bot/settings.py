@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Settings(BaseSettings):
@@ -23,8 +24,18 @@ class Settings(BaseSettings):
     # Messages per second over all chats (Telegram allows about 30); 0 lifts the overall cap,
     # for a test server or a bot Telegram has granted more.
     telegram_max_rate: float = Field(default=30.0, ge=0)
-    # The officers' group chat: the bot stays quiet there (report cards come with the queue).
+    # The officers' group chat, where report cards are posted; without it each officer gets
+    # the cards in their private chat with the bot.
     officer_chat_id: int | None = None
+    # Telegram user ids that are admins from the start ("1234,5678").
+    admin_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
+
+    # The review queue's timers (documented in .env.example).
+    escalate_after_minutes: int = Field(default=60, ge=1)
+    claim_timeout_hours: float = Field(default=24.0, gt=0)
+    # Hour of the day (Vietnam time) of the daily summary to the officers; -1 turns it off.
+    daily_summary_hour: int = Field(default=8, ge=-1, le=23)
+    timer_seconds: float = Field(default=30.0, gt=0)
 
     # Limits of the report flow (documented in .env.example).
     # Telegram lets bots download files of at most 20 MB.
@@ -35,6 +46,15 @@ class Settings(BaseSettings):
     flood_window_seconds: float = Field(default=10.0, gt=0)
     draft_days: int = Field(default=30, ge=1)
     album_quiet_seconds: float = Field(default=1.5, gt=0)
+
+    @field_validator("admin_ids", mode="before")
+    @classmethod
+    def _split_ids(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.replace(";", ",").split(",") if part.strip()]
+        if isinstance(value, int):
+            return [value]
+        return value
 
     @property
     def effective_database_url(self) -> str:

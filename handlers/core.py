@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Literal, Protocol
 
 FileKind = Literal["photo", "document", "voice", "video", "audio", "video_note", "animation"]
@@ -27,18 +28,46 @@ class Button:
             raise ValueError(f"callback data over 64 bytes: {self.data!r}")
 
 
+@dataclass(frozen=True)
+class OutFile:
+    """A stored file to send back (evidence shown to an officer).
+
+    `file_id` is the platform's id when the file came through the same channel (no upload
+    needed); otherwise the bytes at `path` are uploaded.
+    """
+
+    kind: FileKind
+    path: Path
+    file_id: str | None = None
+    name: str | None = None
+
+
 @dataclass
 class Outbound:
     """A message to send. `text` is plain text: the channel escapes it for its markup.
 
     `title`, when set, is shown above the text in bold where the channel can.
     `to` is None for "reply to the sender"; otherwise a channel chat id.
+    `edit` is the id of a message already sent to `to` to replace instead of sending anew.
+    `toast` answers the button press with `text` as a short pop-up instead of a message.
+    `file` sends a file with `text` as its caption.
+    `receipt` names what this message delivers ("card" or "notice", and a row id), so the
+    router can record it once it is sent.
     """
 
     text: str
     buttons: list[list[Button]] = field(default_factory=list)
     to: str | None = None
     title: str | None = None
+    edit: str | None = None
+    toast: bool = False
+    file: OutFile | None = None
+    receipt: tuple[str, int] | None = None
+
+    @property
+    def plain(self) -> bool:
+        """A plain message to the chat: one that may be merged with its neighbour."""
+        return not (self.edit or self.toast or self.file or self.receipt)
 
 
 @dataclass
@@ -77,10 +106,13 @@ class Inbound:
     chat_id: str
     chat_type: ChatType = "private"
     language_hint: str | None = None
+    # The sender's display name; kept for officers only, never for residents.
+    user_name: str | None = None
     text: str | None = None
     command: str | None = None
     args: str = ""
     callback: str | None = None
+    callback_id: str | None = None
     links: list[str] = field(default_factory=list)
     files: list[IncomingFile] = field(default_factory=list)
     forwarded: Forwarded | None = None
@@ -91,6 +123,10 @@ class Inbound:
 class Outbox(Protocol):
     """Delivers messages for a channel."""
 
-    async def send(self, inbound: Inbound, message: Outbound) -> None:
-        """Send `message` in reply to `inbound` (or to `message.to` when set)."""
+    async def send(self, inbound: Inbound, message: Outbound) -> str | None:
+        """Send `message` in reply to `inbound` (or to `message.to` when set).
+
+        Returns the id of the message sent or edited (the last part, if split), or None when
+        it could not be delivered (blocked, refused) or for a toast.
+        """
         ...

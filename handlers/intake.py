@@ -16,7 +16,7 @@ import phonenumbers
 from handlers import evidence as evidence_store
 from handlers.banks import bank_by_code, match_bank
 from handlers.context import Ctx, yes_or_no
-from handlers.core import Button, IncomingFile, Outbound
+from handlers.core import Button, IncomingFile, Outbound, OutFile
 from handlers.draft import Draft, DraftIndicator
 from handlers.extract import Indicator, extract_indicators, find_amounts, parse_amount
 from handlers.i18n import VIETNAM, Translator
@@ -834,7 +834,7 @@ async def on_evidence(
             _forward_record(forwarded.origin, forwarded.date, text),
             "text/plain",
         )
-        if await _attach(ctx, draft, stored, kind="forward", origin=origin):
+        if await _attach(ctx, draft.report_id, stored, kind="forward", origin=origin):
             stored_now += 1
         replies.append(Outbound(t._("I saved the forwarded message as evidence.")))
     count, total = await report_store.evidence_totals(ctx.session, draft.report_id)
@@ -863,7 +863,7 @@ async def on_evidence(
             continue
         if await _attach(
             ctx,
-            draft,
+            draft.report_id,
             prepared.stored,
             kind=prepared.source.kind,
             origin=origin,
@@ -902,9 +902,32 @@ async def on_evidence(
     return replies
 
 
+async def attach_files(
+    ctx: Ctx, report_id: int, files: list[PreparedFile]
+) -> list[tuple[str, OutFile]]:
+    """Attach stored files to a submitted report (an answer to an officer's question).
+
+    Returns the files newly attached, ready to relay: (caption suffix, file).
+    """
+    settings = ctx.services.settings
+    count, _ = await report_store.evidence_totals(ctx.session, report_id)
+    attached = []
+    for prepared in files:
+        if prepared.stored is None or count >= settings.max_files_per_report:
+            continue
+        source = prepared.source
+        if await _attach(
+            ctx, report_id, prepared.stored, kind=source.kind, origin=None, source=source
+        ):
+            count += 1
+            path = settings.evidence_dir / prepared.stored.path
+            attached.append(("", OutFile(source.kind, path, source.file_id, source.name)))
+    return attached
+
+
 async def _attach(
     ctx: Ctx,
-    draft: Draft,
+    report_id: int,
     stored: evidence_store.StoredFile,
     *,
     kind: str,
@@ -914,7 +937,7 @@ async def _attach(
     return await report_store.add_attachment(
         ctx.session,
         Attachment(
-            report_id=draft.report_id,
+            report_id=report_id,
             kind=kind,
             sha256=stored.sha256,
             size=stored.size,
@@ -990,6 +1013,7 @@ async def submit(ctx: Ctx, dialogue: Dialogue, draft: Draft) -> list[Outbound]:
         now=ctx.now,
     )
     await end_dialogue(ctx.session, dialogue.user_id)
+    ctx.session.info["submitted"] = report.id  # the router posts its card to the officers
     parts = [
         t._("✅ Your report has been sent. Your case code is {code}.").format(code=code),
         t._(

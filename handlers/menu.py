@@ -121,14 +121,18 @@ async def my_reports(ctx: Ctx) -> Outbound:
     if not reports:
         return Outbound(t._("You have not sent any report yet. To report a scam, send /baocao."))
     lines = []
+    buttons = []
     for report in reports:
         sent = t.when(report.submitted_at) if report.submitted_at else ""
-        lines.append(
-            t._("{code} – {category}\n   Sent {sent}. Status: {status}").format(
-                code=report.code,
-                category=category_label(t, report.category),
-                sent=sent,
-                status=status_label(t, report.status),
-            )
+        line = t._("{code} – {category}\n   Sent {sent}. Status: {status}").format(
+            code=report.code,
+            category=category_label(t, report.category),
+            sent=sent,
+            status=status_label(t, report.status),
         )
-    return Outbound("\n\n".join(lines), title=t._("📂 Your reports"))
+        if report.status == "needs_info":
+            line += "\n   " + t._("❓ The officer asked you a question: press Answer below.")
+            label = t._("✍️ Answer about {code}").format(code=report.code)
+            buttons.append([Button(label, f"ans:{report.id}")])
+        lines.append(line)
+    return Outbound("\n\n".join(lines), buttons, title=t._("📂 Your reports"))

@@ -11,10 +11,11 @@ from __future__ import annotations
 import logging
 import unicodedata
 
+from handlers import cards, followup, intake, officer
 from handlers import evidence as evidence_store
-from handlers import intake
 from handlers.context import Ctx
 from handlers.core import Inbound, Outbound, Outbox
+from handlers.delivery import deliver
 from handlers.extract import extract_indicators
 from handlers.i18n import LANGUAGES, N_, Translator, pick_language, translator
 from handlers.menu import (
@@ -29,6 +30,7 @@ from handlers.menu import (
 )
 from handlers.services import Services
 from storage.dialogues import StaleDialogue
+from storage.models import PendingInput, Report
 from storage.updates import claim_update
 from storage.users import get_user
 
@@ -50,8 +52,7 @@ COMMANDS = {"start": "start"} | {
 async def handle(inbound: Inbound, services: Services, outbox: Outbox) -> None:
     """Handle one message or button press and send the replies."""
     try:
-        for reply in coalesce(await respond(inbound, services, outbox)):
-            await outbox.send(inbound, reply)
+        await deliver(services, outbox, inbound, coalesce(await respond(inbound, services, outbox)))
     finally:
         for observer in services.observers:
             observer(inbound.update_id)
@@ -68,6 +69,8 @@ def coalesce(replies: list[Outbound]) -> list[Outbound]:
         previous = merged[-1] if merged else None
         if (
             previous is not None
+            and previous.plain
+            and reply.plain
             and not previous.buttons
             and previous.to == reply.to
             and reply.title is None
@@ -86,7 +89,9 @@ async def respond(inbound: Inbound, services: Services, outbox: Outbox) -> list[
     hint = translator(pick_language(None, inbound.language_hint))
     try:
         if inbound.chat_type != "private":
-            return _group_reply(inbound, services, hint)
+            if not _for_officers(inbound, services):
+                return _group_reply(inbound, services, hint)
+            return await _transaction(inbound, services, outbox, [])
         verdict = services.flood.check(f"{inbound.channel}:{inbound.user_id}")
         if verdict == "drop":
             return []
@@ -131,8 +136,18 @@ async def _transaction(
         user = await get_user(session, inbound.channel, inbound.user_id)
         language = pick_language(user.language if user else None, inbound.language_hint)
         ctx = Ctx(services, session, inbound, user, translator(language), now)
-        replies = await _dispatch(ctx, prepared)
+        if inbound.chat_type == "private":
+            replies = await _dispatch(ctx, prepared)
+        else:
+            replies = await _dispatch_group(ctx)
         album = session.info.get("album")
+        submitted = session.info.get("submitted")
+        if submitted is not None:
+            report = await session.get(Report, submitted)
+            if report is not None:
+                replies += await cards.new_cards(
+                    session, services.settings, inbound.channel, report, now
+                )
     evidence_store.remove(services.settings.evidence_dir, ctx.cleanup)
     if album is not None:
         _schedule_album_ack(inbound, services, outbox, ctx.t, *album)
@@ -232,6 +247,12 @@ async def _dispatch(ctx: Ctx, prepared: list[intake.PreparedFile]) -> list[Outbo
         return await _on_button(ctx, inbound.callback)
     if inbound.command is not None:
         return await _on_command(ctx, inbound.command)
+    pending = _pending(ctx)
+    text = unicodedata.normalize("NFC", inbound.text or "")
+    if pending is not None and pending.action in ("note", "ask") and officer.is_staff(ctx):
+        return await officer.on_input(ctx, pending, text)
+    if not ctx.consented and officer.is_staff(ctx) and not (inbound.files or inbound.forwarded):
+        return [officer.help_text(t)]
     if not ctx.consented:
         replies = [
             consent_screen(t, days, "report" if inbound.files or inbound.forwarded else "menu")
@@ -246,7 +267,11 @@ async def _dispatch(ctx: Ctx, prepared: list[intake.PreparedFile]) -> list[Outbo
             )
         return replies
     dialogue = await intake.active_dialogue(ctx)
-    text = unicodedata.normalize("NFC", inbound.text or "")
+    if followup.wants_answer(pending, dialogue is not None) and (
+        text.strip() or prepared or inbound.forwarded
+    ):
+        assert pending is not None
+        return await followup.answer(ctx, pending, text.strip() or None, prepared)
     if inbound.files or inbound.forwarded:
         return await intake.on_evidence(ctx, dialogue, prepared, text or None)
     if inbound.unsupported == "edit":
@@ -297,12 +322,50 @@ def _unsupported(ctx: Ctx, kind: str, dialogue: object) -> list[Outbound]:
     return replies
 
 
+def _pending(ctx: Ctx) -> PendingInput | None:
+    """Typed input the user owes (read with the user), unless it expired."""
+    pending = ctx.session.info.get("pending")
+    if isinstance(pending, PendingInput) and pending.expires_at > ctx.now:
+        return pending
+    return None
+
+
+def _for_officers(inbound: Inbound, services: Services) -> bool:
+    """A command or button press in the officers' group, for the officers' side."""
+    group = services.settings.officer_chat_id
+    if group is None or inbound.chat_id != str(group):
+        return False
+    if inbound.callback is not None:
+        return True
+    name = (inbound.command or "").lower()
+    return name in officer.COMMANDS or COMMANDS.get(name) in ("help", "start")
+
+
+async def _dispatch_group(ctx: Ctx) -> list[Outbound]:
+    inbound = ctx.inbound
+    if inbound.callback is not None:
+        if inbound.callback.startswith("o:"):
+            return await officer.on_button(ctx, inbound.callback)
+        return [Outbound(ctx.t._("That button no longer works."), toast=True)]
+    name = (inbound.command or "").lower()
+    if name in officer.COMMANDS:
+        return await officer.on_command(ctx, officer.COMMANDS[name])
+    if not officer.is_staff(ctx):
+        return officer.refusal(ctx, f"/{name}")
+    return [officer.help_text(ctx.t)]
+
+
 async def _on_command(ctx: Ctx, name: str) -> list[Outbound]:
     t = ctx.t
     days = ctx.services.settings.draft_days
     action = COMMANDS.get(name.lower())
+    if action is None and name.lower() in officer.COMMANDS:
+        return await officer.on_command(ctx, officer.COMMANDS[name.lower()])
+    staff = officer.is_staff(ctx)
     if action == "help":
-        return [help_text(t)]
+        return [help_text(t), officer.help_text(t)] if staff else [help_text(t)]
+    if action == "start" and staff and not ctx.consented:
+        return [officer.help_text(t)]
     if action == "language":
         return [language_menu(t)]
     if action == "mine":
@@ -329,12 +392,15 @@ async def _on_command(ctx: Ctx, name: str) -> list[Outbound]:
     # /start
     if dialogue is not None:
         return [intake.offer_resume(t, dialogue)]
-    return [main_menu(t, t._("Hello again! What would you like to do?"))]
+    greeting = main_menu(t, t._("Hello again! What would you like to do?"))
+    return [greeting, officer.help_text(t)] if staff else [greeting]
 
 
 async def _on_button(ctx: Ctx, data: str) -> list[Outbound]:
     days = ctx.services.settings.draft_days
     kind, _, rest = data.partition(":")
+    if kind == "o":
+        return await officer.on_button(ctx, data)
     if kind == "consent":
         return await _on_consent(ctx, rest)
     if kind == "lang":
@@ -347,6 +413,8 @@ async def _on_button(ctx: Ctx, data: str) -> list[Outbound]:
     if not ctx.consented:
         return [consent_screen(ctx.t, days)]
     t = ctx.t
+    if kind == "ans" and rest.isdigit():
+        return await followup.arm(ctx, int(rest))
     dialogue = await intake.active_dialogue(ctx)
     if kind == "menu":
         if rest == "report":

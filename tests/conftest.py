@@ -11,7 +11,9 @@ import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,7 @@ from bot.settings import Settings
 from handlers.services import Services
 from storage.engine import Database
 from storage.migrate import upgrade
+from storage.models import utcnow
 from tests.fakebotapi import Call, FakeBotAPI
 
 POSTGRES_ENV = "TINBAO_TEST_POSTGRES_URL"
@@ -96,6 +99,19 @@ class Harness:
     services: Services
     application: Any
     handled: dict[int, asyncio.Event] = field(default_factory=dict)
+    offset: timedelta = timedelta(0)
+
+    def now(self) -> datetime:
+        """The bot's clock: real time moved forward by `offset`."""
+        return utcnow() + self.offset
+
+    async def tick(self, advance: timedelta = timedelta(0)) -> int:
+        """Move the clock forward and run the review queue's timers once, as the loop does."""
+        self.offset += advance
+        from bot.channels.telegram import CHANNEL, TelegramOutbox
+        from handlers import timers
+
+        return await timers.tick(self.services, TelegramOutbox(self.application.bot), CHANNEL)
 
     def _event(self, update_id: int) -> asyncio.Event:
         return self.handled.setdefault(update_id, asyncio.Event())
@@ -124,16 +140,22 @@ class Harness:
         return [(b["text"], b.get("callback_data", "")) for row in rows for b in row]
 
 
-@pytest.fixture
-async def harness(tmp_path: Path, db_url: str) -> AsyncIterator[Harness]:
-    """The real bot (same factory as `tinbao run`) polling a fake Bot API over HTTP."""
+@asynccontextmanager
+async def running_bot(tmp_path: Path, db_url: str, **extra: Any) -> AsyncIterator[Harness]:
+    """The real bot (same factory as `tinbao run`) polling a fake Bot API over HTTP.
+
+    `extra` overrides settings (admins, the officers' group…). The bot's clock is the real one
+    plus `Harness.offset`, so tests can move time forward for the review queue's timers.
+    """
     async with FakeBotAPI() as fake:
-        settings = make_settings(tmp_path, db_url, fake)
+        values: dict[str, Any] = {"timer_seconds": 3600.0} | extra
+        settings = make_settings(tmp_path, db_url, fake, **values)
         database = Database(settings.effective_database_url)
         await upgrade(database)
         services = Services.create(settings, database)
         application = build_application(settings, services)
         bench = Harness(fake, services, application)
+        services.clock = bench.now
         services.observers.append(bench.observe)
         await application.initialize()
         await _on_start(application)  # initialize() does not run post_init
@@ -147,3 +169,10 @@ async def harness(tmp_path: Path, db_url: str) -> AsyncIterator[Harness]:
             await application.stop()
             await _on_stop(application)
             await application.shutdown()
+
+
+@pytest.fixture
+async def harness(tmp_path: Path, db_url: str) -> AsyncIterator[Harness]:
+    """The real bot polling a fake Bot API, with default settings."""
+    async with running_bot(tmp_path, db_url) as bench:
+        yield bench

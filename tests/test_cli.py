@@ -155,3 +155,19 @@ def test_a_report_made_in_the_terminal_is_exported_as_jsonl_and_csv(
     }
     assert row["attachments"] == attachment["sha256"]
     assert row["reporter_channel"] == ""
+
+
+def test_officers_are_added_listed_and_removed(tmp_path: Path, db_url: str) -> None:
+    added = tinbao("officer", "add", "555", "--name", "Trần Văn B", cwd=tmp_path, db_url=db_url)
+    assert added.returncode == 0, added.stderr
+    assert "telegram:555 is now an officer" in added.stdout
+    listed = tinbao("officer", "list", cwd=tmp_path, db_url=db_url)
+    assert listed.stdout.splitlines() == ["telegram\t555\tofficer\tTrần Văn B"]
+    removed = tinbao("officer", "remove", "555", cwd=tmp_path, db_url=db_url)
+    assert removed.returncode == 0 and "no longer an officer" in removed.stdout
+    assert tinbao("officer", "list", cwd=tmp_path, db_url=db_url).stdout == ""
+    again = tinbao("officer", "remove", "555", cwd=tmp_path, db_url=db_url)
+    assert again.returncode == 1
+    assert again.stderr.strip() == "tinbao: telegram:555 is not an officer"
+    wrong = tinbao("officer", "add", "lan", cwd=tmp_path, db_url=db_url)
+    assert wrong.returncode == 1 and "is not a Telegram user id" in wrong.stderr

@@ -114,12 +114,14 @@ class Resident:
         """A plain text message."""
         return self.message(text=text, entities=entities)
 
-    def command(self, name: str, args: str = "") -> dict[str, Any]:
+    def command(
+        self, name: str, args: str = "", *, chat: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         """``/name args`` with the ``bot_command`` entity Telegram attaches."""
         command = f"/{name.lstrip('/')}"
         text = f"{command} {args}" if args else command
         entity = {"type": "bot_command", "offset": 0, "length": utf16_len(command)}
-        return self.message(text=text, entities=[entity])
+        return self.message(chat, text=text, entities=[entity])
 
     def callback(
         self,
@@ -128,12 +130,13 @@ class Resident:
         message_id: int = 1000,
         message_text: str = "…",
         reply_markup: dict[str, Any] | None = None,
+        chat: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """A ``callback_query`` for pressing a button with ``data`` under the bot's message."""
         bot_message: dict[str, Any] = {
             "message_id": message_id,
             "date": _now(),
-            "chat": self.chat,
+            "chat": chat or self.chat,
             "from": dict(self.bot),
             "text": message_text,
         }

@@ -27,10 +27,26 @@ class ConsoleOutbox:
     def __init__(self, out: TextIO) -> None:
         self.out = out
         self.buttons: list[Button] = []
+        self.sent = 0
 
-    async def send(self, inbound: Inbound, message: Outbound) -> None:
-        """Print one message with its numbered buttons."""
+    async def send(self, inbound: Inbound, message: Outbound) -> str | None:
+        """Print one message with its numbered buttons; returns its number."""
+        if message.to is not None and message.to != inbound.chat_id:
+            # Another chat (officers, another resident): shown, not made pressable here.
+            self.out.write(f"[→ {message.to}] {message.title or ''} {message.text}\n\n")
+            self.out.flush()
+            self.sent += 1
+            return str(self.sent)
         lines = []
+        if message.toast:
+            lines.append(f"(i) {message.text}")
+            self.out.write("\n".join(lines) + "\n\n")
+            self.out.flush()
+            return None
+        if message.edit is not None:
+            lines.append("(updated)")
+        if message.file is not None:
+            lines.append(f"[file: {message.file.path}]")
         if message.title:
             lines.append(f"== {message.title} ==")
         lines.append(message.text)
@@ -40,6 +56,8 @@ class ConsoleOutbox:
                 lines.append(f"  [{number}] {button.label}")
         self.out.write("\n".join(lines) + "\n\n")
         self.out.flush()
+        self.sent += 1
+        return str(self.sent)
 
 
 def to_inbound(line: str, user_id: str, language: str, buttons: list[Button]) -> Inbound:

@@ -8,6 +8,7 @@ parallel; replies are HTML with every user-supplied piece escaped, link previews
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import html
 import logging
 from collections.abc import Awaitable
@@ -15,6 +16,7 @@ from typing import Any
 
 from telegram import (
     BotCommand,
+    BotCommandScopeChat,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     LinkPreviewOptions,
@@ -40,10 +42,11 @@ from telegram.ext import (
 )
 
 from bot.settings import Settings
-from handlers import router
+from handlers import officer, router, timers
 from handlers.core import Forwarded, Inbound, IncomingFile, Outbound
 from handlers.i18n import check_catalogs, translator
 from handlers.services import Services
+from storage import queue
 
 log = logging.getLogger(__name__)
 CHANNEL = "telegram"
@@ -127,11 +130,24 @@ def build_application(settings: Settings, services: Services) -> Application:
 
 async def _on_start(application: Application) -> None:
     check_catalogs()
+    services: Services = application.bot_data["services"]
+    admins = [str(i) for i in services.settings.admin_ids]
+    async with services.db.session() as session:
+        await queue.sync_admins(session, CHANNEL, admins, services.clock())
     await register_commands(application)
+    outbox = TelegramOutbox(application.bot)
+    application.bot_data["timers"] = asyncio.get_running_loop().create_task(
+        timers.run_forever(services, outbox, CHANNEL), name="tinbao-timers"
+    )
 
 
 async def _on_stop(application: Application) -> None:
     services: Services = application.bot_data["services"]
+    task = application.bot_data.pop("timers", None)
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
     await services.debouncer.flush()
     await services.db.dispose()
 
@@ -145,6 +161,15 @@ async def register_commands(application: Application) -> None:
     await bot.set_my_commands(vietnamese)
     await bot.set_my_commands(vietnamese, language_code="vi")
     await bot.set_my_commands(english, language_code="en")
+    services: Services = application.bot_data["services"]
+    group = services.settings.officer_chat_id
+    if group is not None:
+        # In the officers' group the menu lists the officers' commands.
+        officers = [BotCommand(name, vi._(about)) for name, _, _, about in officer.MENU]
+        try:
+            await bot.set_my_commands(officers, scope=BotCommandScopeChat(group))
+        except TelegramError as error:
+            log.warning("could not set the commands of the officers' group %s: %s", group, error)
 
 
 async def _on_update(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -154,12 +179,14 @@ async def _on_update(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
         return
     outbox = TelegramOutbox(context.bot)
     query = update.callback_query
-    if query is not None:
-        # Answer at once so the resident's button stops spinning. Old keyboards stay: taking
-        # them off would cost a third of the messages a press sends against Telegram's ~30/s
-        # limit, and a press on an old one is answered with the current question anyway.
-        await _quietly(query.answer())
-    await router.handle(inbound, services, outbox)
+    try:
+        await router.handle(inbound, services, outbox)
+    finally:
+        if query is not None and not outbox.answered:
+            # Stop the button spinning. Old keyboards stay: taking them off would cost a third
+            # of the messages a press sends against Telegram's ~30/s limit, and a press on an
+            # old one is answered with the current question anyway.
+            await _quietly(query.answer())
 
 
 async def _on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -184,7 +211,9 @@ def to_inbound(update: Update, bot: Any) -> Inbound | None:
             chat_id=str(chat.id if chat else query.from_user.id),
             chat_type=_chat_type(chat.type if chat else "private"),
             language_hint=query.from_user.language_code,
+            user_name=query.from_user.full_name,
             callback=query.data or "",
+            callback_id=query.id,
             update_id=update.update_id,
         )
     message = update.message or update.edited_message
@@ -197,6 +226,7 @@ def to_inbound(update: Update, bot: Any) -> Inbound | None:
         chat_id=str(message.chat.id),
         chat_type=_chat_type(message.chat.type),
         language_hint=user.language_code,
+        user_name=user.full_name,
         update_id=update.update_id,
     )
     text = message.text or message.caption
@@ -317,31 +347,99 @@ class TelegramOutbox:
 
     def __init__(self, bot: Any) -> None:
         self.bot = bot
+        self.answered = False
 
-    async def send(self, inbound: Inbound, message: Outbound) -> None:
-        """Send one message (in several parts if long); the buttons go with the last part."""
+    async def send(self, inbound: Inbound, message: Outbound) -> str | None:
+        """Send, edit or pop up one message; returns the id of the (last) message sent."""
         chat_id = message.to or inbound.chat_id
+        try:
+            if message.toast:
+                return await self._toast(inbound, message)
+            if message.file is not None:
+                return await self._send_file(chat_id, message)
+            if message.edit is not None:
+                return await self._edit(chat_id, message)
+            return await self._send_text(chat_id, message)
+        except Forbidden:
+            log.info("chat %s blocked the bot; message not delivered", chat_id)
+        except BadRequest as error:
+            log.warning("Telegram refused a message to %s: %s", chat_id, error)
+        return None
+
+    async def _send_text(self, chat_id: str, message: Outbound) -> str | None:
         chunks = render_html(message)
-        markup = (
-            InlineKeyboardMarkup(
-                [
-                    [InlineKeyboardButton(b.label, callback_data=b.data) for b in row]
-                    for row in message.buttons
-                ]
-            )
-            if message.buttons
-            else None
-        )
+        sent_id = None
         for index, chunk in enumerate(chunks):
             last = index == len(chunks) - 1
+            markup = _markup(message) if last else None
+            sent = await self.bot.send_message(chat_id, chunk, reply_markup=markup)
+            sent_id = str(sent.message_id)
+        return sent_id
+
+    async def _edit(self, chat_id: str, message: Outbound) -> str | None:
+        assert message.edit is not None
+        text = render_html(message)[0]
+        try:
+            await self.bot.edit_message_text(
+                text, chat_id=chat_id, message_id=int(message.edit), reply_markup=_markup(message)
+            )
+        except BadRequest as error:
+            if "not modified" not in str(error).lower():
+                raise
+        return message.edit
+
+    async def _toast(self, inbound: Inbound, message: Outbound) -> str | None:
+        if inbound.callback_id is None or self.answered:
+            # Not a button press (or already answered): say it as a message instead.
+            if inbound.callback_id is None:
+                return await self._send_text(message.to or inbound.chat_id, message)
+            return None
+        self.answered = True
+        await self.bot.answer_callback_query(inbound.callback_id, text=message.text[:200])
+        return None
+
+    async def _send_file(self, chat_id: str, message: Outbound) -> str | None:
+        assert message.file is not None
+        file = message.file
+        caption = render_html(message, limit=MessageLimit.CAPTION_LENGTH)[0]
+        senders = {
+            "photo": (self.bot.send_photo, "photo"),
+            "voice": (self.bot.send_voice, "voice"),
+            "audio": (self.bot.send_audio, "audio"),
+            "video": (self.bot.send_video, "video"),
+            "animation": (self.bot.send_animation, "animation"),
+        }
+        send, field_name = senders.get(file.kind, (self.bot.send_document, "document"))
+        if file.file_id:
             try:
-                await self.bot.send_message(chat_id, chunk, reply_markup=markup if last else None)
-            except Forbidden:
-                log.info("chat %s blocked the bot; message not delivered", chat_id)
-                return
-            except BadRequest as error:
-                log.warning("Telegram refused a message to %s: %s", chat_id, error)
-                return
+                sent = await send(chat_id, **{field_name: file.file_id}, caption=caption)
+                return str(sent.message_id)
+            except BadRequest:
+                log.info("resending by file id failed; uploading the stored copy")
+        if not file.path.is_file():
+            log.warning("evidence file missing on disk: %s", file.path)
+            return None
+        data = await asyncio.to_thread(file.path.read_bytes)
+        # Uploaded as a document: the stored bytes stay exactly as received (no re-encoding).
+        sent = await self.bot.send_document(
+            chat_id,
+            document=data,
+            filename=file.name or file.path.name,
+            caption=caption,
+            reply_markup=_markup(message),
+        )
+        return str(sent.message_id)
+
+
+def _markup(message: Outbound) -> InlineKeyboardMarkup | None:
+    if not message.buttons:
+        return None
+    return InlineKeyboardMarkup(
+        [
+            [InlineKeyboardButton(b.label, callback_data=b.data) for b in row]
+            for row in message.buttons
+        ]
+    )
 
 
 def render_html(message: Outbound, limit: int = MessageLimit.MAX_TEXT_LENGTH) -> list[str]:

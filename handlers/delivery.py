@@ -1,0 +1,80 @@
+"""Sending replies after their transaction committed, and recording what was delivered.
+
+Cards and reporter notices carry a receipt: once sent, a card's message id is stored (so it
+can be edited as the report changes) and a notice is marked sent. What could not be delivered
+is left for the timers to retry once (see `handlers.timers`).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from handlers.core import Inbound, Outbound, Outbox
+from handlers.services import Services
+from storage import queue
+
+log = logging.getLogger(__name__)
+
+
+async def deliver(
+    services: Services,
+    outbox: Outbox,
+    inbound: Inbound,
+    replies: list[Outbound],
+    *,
+    retry: bool = True,
+) -> None:
+    """Send `replies` in order; one failure never stops the others.
+
+    With `retry`, a card or notice that failed is marked unsent so the timers try it again;
+    without (the timers' own second try), it stays marked and is only logged.
+    """
+    cards: dict[int, list[tuple[str, str]]] = {}
+    notices: dict[int, bool] = {}
+    for reply in replies:
+        try:
+            sent = await outbox.send(inbound, reply)
+        except Exception:
+            log.exception("sending a message failed")
+            sent = None
+        if reply.receipt is None:
+            continue
+        kind, row_id = reply.receipt
+        if kind == "card":
+            posted = cards.setdefault(row_id, [])
+            if sent is not None:
+                posted.append((reply.to or inbound.chat_id, sent))
+        elif kind == "notice":
+            notices[row_id] = notices.get(row_id, False) or sent is not None
+    if cards or notices:
+        await _record(services, cards, notices, services.clock(), retry)
+
+
+async def _record(
+    services: Services,
+    cards: dict[int, list[tuple[str, str]]],
+    notices: dict[int, bool],
+    now: datetime,
+    retry: bool,
+) -> None:
+    try:
+        async with services.db.session() as session:
+            for report_id, posted in cards.items():
+                for chat_id, message_id in posted:
+                    await queue.add_card(session, report_id, chat_id, message_id, now)
+                if posted:
+                    await queue.mark_announced(session, report_id, now)
+                elif retry:
+                    await queue.mark_announced(session, report_id, None)
+                else:
+                    log.error("the card of report %s could not be posted to any officer", report_id)
+            for event_id, sent in notices.items():
+                if sent:
+                    await queue.mark_notified(session, event_id, now)
+                elif retry:
+                    await queue.mark_notified(session, event_id, None)
+                else:
+                    log.warning("the reporter could not be told of event %s", event_id)
+    except Exception:
+        log.exception("recording delivered cards and notices failed")

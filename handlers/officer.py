@@ -1,0 +1,868 @@
+"""The officers' side: the queue, claiming, the workflow, notes, questions, officer management.
+
+Every command and button here re-checks the sender's role in the database (or the admin list
+of the settings): callback data can be forged, so a button proves nothing. Residents who try
+get a polite refusal, and the attempt is logged.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import timedelta
+from typing import cast
+
+from handlers import cards, followup
+from handlers.cards import REJECT_REASONS, SPAM_REASON, status_name
+from handlers.context import Ctx
+from handlers.core import Button, FileKind, Outbound, OutFile
+from handlers.extract import extract_indicators
+from handlers.i18n import DEFAULT_LANGUAGE, N_, Translator, translator
+from handlers.texts import category_label
+from storage import queue
+from storage import reports as report_store
+from storage.models import Attachment, PendingInput, Report, User
+
+log = logging.getLogger(__name__)
+
+# Officer commands: Vietnamese name, English alias, action, description.
+MENU = (
+    ("hangdoi", "queue", "queue", N_("Reports waiting for an officer")),
+    ("cuatoi", "assigned", "assigned", N_("Reports you are handling")),
+    ("xem", "view", "view", N_("Open a report: /xem TB-2611-0001")),
+    ("timkiem", "search", "search", N_("Search by case code, phone, account or link")),
+    ("ghichu", "note", "note", N_("Add a note: /ghichu TB-2611-0001 text")),
+    ("hoi", "ask", "ask", N_("Ask the reporter: /hoi TB-2611-0001 question")),
+    ("trangthai", "status", "status", N_("Change a report's status: /trangthai TB-2611-0001")),
+    ("canbo", "officers", "officers", N_("Manage officers (admins)")),
+)
+COMMANDS = {
+    name: action for vietnamese, english, action, _ in MENU for name in (vietnamese, english)
+} | {"id": "id"}
+
+# The workflow (new → in review → needs information ⇄ in review → verified → forwarded →
+# closed; rejected or spam with a reason; reopen). Anything else is refused.
+TRANSITIONS: dict[str, tuple[str, ...]] = {
+    "new": ("in_review", "rejected", "spam"),
+    "in_review": ("new", "needs_info", "verified", "rejected", "spam", "closed"),
+    "needs_info": ("in_review", "verified", "rejected", "spam", "closed"),
+    "verified": ("in_review", "forwarded", "closed"),
+    "forwarded": ("closed",),
+    "closed": ("in_review",),
+    "rejected": ("in_review",),
+    "spam": ("in_review",),
+}
+# Changes the reporter hears about.
+NOTIFY = ("verified", "forwarded", "closed", "rejected", "spam")
+INPUT_MINUTES = 30
+CODE = re.compile(r"\bTB-\d{4}-\d{3,}\b", re.IGNORECASE)
+LIST_LIMIT = 10
+
+
+def role(ctx: Ctx) -> str:
+    """`admin`, `officer` or `resident`, as the server knows it (never from the message)."""
+    inbound = ctx.inbound
+    admins = {str(i) for i in ctx.services.settings.admin_ids}
+    if inbound.channel == "telegram" and inbound.user_id in admins:
+        return "admin"
+    if ctx.user is not None and ctx.user.role in queue.STAFF:
+        return ctx.user.role
+    return "resident"
+
+
+def is_staff(ctx: Ctx) -> bool:
+    """Whether the sender is an officer or an admin."""
+    return role(ctx) in queue.STAFF
+
+
+def refusal(ctx: Ctx, what: str) -> list[Outbound]:
+    """The polite answer to someone using an officer's command or button without the role."""
+    log.warning(
+        "refused %s from %s user %s (role %s)",
+        what[:64],
+        ctx.inbound.channel,
+        ctx.inbound.user_id,
+        role(ctx),
+    )
+    text = ctx.t._("Sorry, this is only for police officers using tinbao.")
+    if ctx.inbound.callback is not None:
+        return [Outbound(text, toast=True)]
+    return [Outbound(text)]
+
+
+async def me(ctx: Ctx) -> User:
+    """The acting officer's row (an admin from the settings gets one on first use)."""
+    current = role(ctx)
+    user = ctx.user
+    if user is None or user.role != current:
+        user = await queue.set_role(
+            ctx.session,
+            ctx.inbound.channel,
+            ctx.inbound.user_id,
+            current,
+            now=ctx.now,
+            name=ctx.inbound.user_name,
+        )
+        ctx.user = user
+    await queue.remember_staff(ctx.session, user, ctx.inbound.user_name, ctx.t.language)
+    return user
+
+
+def _private(ctx: Ctx) -> str | None:
+    """Where private answers go: None (the same chat) in a private chat, else the officer's."""
+    return None if ctx.inbound.chat_type == "private" else ctx.inbound.user_id
+
+
+# ------------------------------------------------------------------------------------ commands
+
+
+async def on_command(ctx: Ctx, action: str) -> list[Outbound]:
+    """An officer command; `ctx.inbound.args` holds what follows it."""
+    t = ctx.t
+    args = ctx.inbound.args.strip()
+    if action == "id":
+        return [
+            Outbound(
+                t._(
+                    "Your id on this app is {id}. If you are a police officer, give it to your "
+                    "unit's tinbao admin to be added."
+                ).format(id=ctx.inbound.user_id)
+            )
+        ]
+    if not is_staff(ctx):
+        return refusal(ctx, f"/{ctx.inbound.command}")
+    officer = await me(ctx)
+    if action == "queue":
+        return [await queue_list(ctx)]
+    if action == "assigned":
+        return [await assigned_list(ctx, officer)]
+    if action == "officers":
+        return await manage(ctx, args)
+    if action == "search":
+        return await search(ctx, args)
+    code_match = CODE.search(args)
+    if code_match is None:
+        usage = {
+            "view": t._("Send the case code, for example: /xem TB-2611-0001"),
+            "status": t._("Send the case code, for example: /trangthai TB-2611-0001"),
+            "note": t._("Send the case code and your note, for example: /ghichu TB-2611-0001 …"),
+            "ask": t._("Send the case code and your question, for example: /hoi TB-2611-0001 …"),
+        }
+        return [Outbound(usage[action])]
+    report = await queue.by_code(ctx.session, code_match.group(0))
+    if report is None or report.status == "draft":
+        return [Outbound(t._("No report has the code {code}.").format(code=code_match.group(0)))]
+    rest = (args[: code_match.start()] + args[code_match.end() :]).strip()
+    if action == "view":
+        return await detail(ctx, report, officer)
+    if action == "status":
+        return [await actions(ctx, report, officer)]
+    if action == "note":
+        if not rest:
+            return await begin_input(ctx, officer, report, "note")
+        return await add_note(ctx, report, officer, rest)
+    if not rest:
+        return await begin_input(ctx, officer, report, "ask")
+    return await ask(ctx, report, officer, rest)
+
+
+async def queue_list(ctx: Ctx) -> Outbound:
+    """The unclaimed reports, most urgent first."""
+    t = ctx.t
+    waiting = await queue.unclaimed(ctx.session)
+    if not waiting:
+        return Outbound(t._("The queue is empty: every report has an officer. 👍"))
+    shared = await queue.shared_counts(ctx.session, [r.id for r in waiting if r.id is not None])
+    ranked = sorted(
+        waiting,
+        key=lambda r: (-cards.priority(r, shared.get(r.id or 0, 0), ctx.now), r.id),
+    )
+    return _report_list(
+        t,
+        ranked,
+        shared,
+        ctx,
+        t.ngettext(
+            "📋 {n} report waiting, most urgent first",
+            "📋 {n} reports waiting, most urgent first",
+            len(waiting),
+        ).format(n=len(waiting)),
+    )
+
+
+async def assigned_list(ctx: Ctx, officer: User) -> Outbound:
+    """The reports an officer is handling."""
+    t = ctx.t
+    assert officer.id is not None
+    mine = await queue.assigned_to(ctx.session, officer.id)
+    if not mine:
+        return Outbound(t._("You are not handling any report. See the queue with /hangdoi."))
+    shared = await queue.shared_counts(ctx.session, [r.id for r in mine if r.id is not None])
+    title = t.ngettext(
+        "🗂 You are handling {n} report", "🗂 You are handling {n} reports", len(mine)
+    ).format(n=len(mine))
+    return _report_list(t, mine, shared, ctx, title)
+
+
+def _report_list(
+    t: Translator, reports: list[Report], shared: dict[int, int], ctx: Ctx, title: str
+) -> Outbound:
+    lines = []
+    buttons = []
+    for report in reports[:LIST_LIMIT]:
+        assert report.id is not None
+        score = cards.priority(report, shared.get(report.id, 0), ctx.now)
+        money = t.money(report.amount_lost_vnd) if report.amount_lost_vnd else "—"
+        since = report.queued_at or report.submitted_at or ctx.now
+        lines.append(
+            f"{cards.priority_label(t, score)} {report.code}\n"
+            f"   {category_label(t, report.category)} · {money} · "
+            f"{status_name(t, report.status)} · {cards.ago(t, since, ctx.now)}"
+        )
+        buttons.append([Button(t._("📄 {code}").format(code=report.code), f"o:view:{report.id}")])
+    if len(reports) > LIST_LIMIT:
+        lines.append(t._("… and {n} more.").format(n=len(reports) - LIST_LIMIT))
+    return Outbound("\n".join(lines), buttons, title=title)
+
+
+async def search(ctx: Ctx, query: str) -> list[Outbound]:
+    """Reports by case code, or by a phone, account or link they carry."""
+    t = ctx.t
+    if not query:
+        return [
+            Outbound(
+                t._(
+                    "Send what to look for after the command: a case code, a phone number, an "
+                    "account number or a link. For example: /timkiem 0912345678"
+                )
+            )
+        ]
+    code = CODE.search(query)
+    officer = await me(ctx)
+    if code is not None:
+        report = await queue.by_code(ctx.session, code.group(0))
+        if report is not None and report.status != "draft":
+            return await detail(ctx, report, officer)
+    wanted = [(i.kind, i.value) for i in extract_indicators(query)]
+    digits = re.sub(r"[\s.\-]", "", query)
+    if not wanted and digits.isdigit() and 6 <= len(digits) <= 19:
+        wanted = [("bank_account", digits)]
+    found: dict[int, Report] = {}
+    for kind, value in wanted:
+        for report in await queue.search_indicator(ctx.session, kind, value):
+            if report.id is not None:
+                found[report.id] = report
+    if not found:
+        return [Outbound(t._("No report matches “{query}”.").format(query=query[:100]))]
+    reports = sorted(found.values(), key=lambda r: -(r.id or 0))
+    shared = await queue.shared_counts(ctx.session, list(found))
+    title = t.ngettext("🔎 {n} report found", "🔎 {n} reports found", len(reports)).format(
+        n=len(reports)
+    )
+    return [_report_list(t, reports, shared, ctx, title)]
+
+
+# ----------------------------------------------------------------------------------- buttons
+
+
+async def on_button(ctx: Ctx, data: str) -> list[Outbound]:
+    """A press on an officer button: `o:<verb>[:<report id>[:<argument>]]`."""
+    if not is_staff(ctx):
+        return refusal(ctx, data)
+    t = ctx.t
+    officer = await me(ctx)
+    parts = data.split(":")
+    verb = parts[1] if len(parts) > 1 else ""
+    number = int(parts[2]) if len(parts) > 2 and parts[2].isdigit() else None
+    argument = parts[3] if len(parts) > 3 else ""
+    if verb == "queue":
+        return [await queue_list(ctx)]
+    if verb == "x":
+        assert officer.id is not None
+        await queue.clear_pending(ctx.session, officer.id)
+        return [Outbound(t._("Cancelled."))]
+    if verb == "rm" and number is not None:
+        return await remove_officer(ctx, number)
+    report = await ctx.session.get(Report, number) if number is not None else None
+    if report is None or report.status == "draft":
+        return [Outbound(t._("That report no longer exists."), toast=True)]
+    if verb == "claim":
+        return await claim(ctx, report, officer)
+    if verb == "view":
+        replies = await detail(ctx, report, officer)
+        if _private(ctx) is not None:
+            replies.append(Outbound(t._("I sent the details to our private chat."), toast=True))
+        return replies
+    if verb == "files":
+        return await evidence(ctx, report)
+    if verb == "spam":
+        return await change(ctx, report, officer, "spam", note=SPAM_REASON)
+    if verb == "rel":
+        return await change(ctx, report, officer, "new")
+    if verb == "st" and argument in TRANSITIONS:
+        return await change(ctx, report, officer, argument)
+    if verb == "rej":
+        return [reasons(t, report)]
+    if verb == "rj" and argument in REJECT_REASONS:
+        return await change(ctx, report, officer, "rejected", note=REJECT_REASONS[argument])
+    if verb in ("note", "ask"):
+        return await begin_input(ctx, officer, report, verb)
+    if verb == "asg":
+        return await choose_assignee(ctx, report)
+    if verb == "to" and argument.isdigit():
+        return await reassign(ctx, report, officer, int(argument))
+    log.warning("unknown officer button %r", data[:64])
+    return [Outbound(t._("That button no longer works."), toast=True)]
+
+
+def _may_work(ctx: Ctx, report: Report, officer: User) -> bool:
+    return role(ctx) == "admin" or report.assignee_id == officer.id
+
+
+async def claim(ctx: Ctx, report: Report, officer: User) -> list[Outbound]:
+    """Claim a report: one conditional write decides between officers pressing at once."""
+    t = ctx.t
+    assert report.id is not None and officer.id is not None
+    if not await queue.claim(ctx.session, report.id, officer.id, ctx.now):
+        await ctx.session.refresh(report)
+        if report.status == "new":  # pragma: no cover - a claim only fails if it changed
+            return [Outbound(t._("Please try again."), toast=True)]
+        holder = await ctx.session.get(User, report.assignee_id) if report.assignee_id else None
+        if holder is not None and holder.id == officer.id:
+            text = t._("You already have {code}.").format(code=report.code)
+        elif holder is not None and report.status in queue.OPEN:
+            text = t._("{code} is already taken by {officer}.").format(
+                code=report.code, officer=cards.officer_name(t, holder)
+            )
+        else:
+            text = t._("{code} is already {status}.").format(
+                code=report.code, status=status_name(t, report.status).lower()
+            )
+        return [Outbound(text, toast=True)]
+    event = await queue.add_event(
+        ctx.session,
+        report.id,
+        actor_id=officer.id,
+        action="claimed",
+        from_status="new",
+        to_status="in_review",
+        now=ctx.now,
+        notify=True,
+    )
+    await ctx.session.refresh(report)
+    replies = await cards.card_updates(ctx.session, ctx.services.settings, report, ctx.now)
+    replies += await followup.notices(ctx.session, [event], ctx.inbound.channel)
+    replies.append(Outbound(t._("You claimed {code}.").format(code=report.code), toast=True))
+    if ctx.inbound.callback is None or _private(ctx) is None:
+        replies.append(await actions(ctx, report, officer))
+    return replies
+
+
+async def change(
+    ctx: Ctx, report: Report, officer: User, to: str, *, note: str | None = None
+) -> list[Outbound]:
+    """Move a report along the workflow, if the move is allowed and the report did not change."""
+    t = ctx.t
+    assert report.id is not None and officer.id is not None
+    seen = report.status
+    toast = ctx.inbound.callback is not None
+    if to not in TRANSITIONS.get(seen, ()):
+        return [
+            Outbound(
+                t._("{code} is {status}: it cannot become {to}.").format(
+                    code=report.code,
+                    status=status_name(t, seen).lower(),
+                    to=status_name(t, to).lower(),
+                ),
+                toast=toast,
+            )
+        ]
+    if seen == "new" and to == "in_review":
+        return await claim(ctx, report, officer)
+    reopening = seen in ("closed", "rejected", "spam")
+    if not (seen == "new" or reopening or _may_work(ctx, report, officer)):
+        holder = await ctx.session.get(User, report.assignee_id) if report.assignee_id else None
+        return [
+            Outbound(
+                t._("{code} is handled by {officer}. Only they or an admin can change it.").format(
+                    code=report.code, officer=cards.officer_name(t, holder)
+                ),
+                toast=toast,
+            )
+        ]
+    assignee = officer.id if reopening else ...
+    if not await queue.move(
+        ctx.session, report.id, seen=seen, to=to, now=ctx.now, assignee_id=assignee
+    ):
+        await ctx.session.refresh(report)
+        return [
+            Outbound(
+                t._("{code} was changed by someone else just now; it is {status}.").format(
+                    code=report.code, status=status_name(t, report.status).lower()
+                ),
+                toast=toast,
+            )
+        ]
+    action = "reopened" if reopening else ("released" if to == "new" else "status")
+    event = await queue.add_event(
+        ctx.session,
+        report.id,
+        actor_id=officer.id,
+        action=action,
+        from_status=seen,
+        to_status=to,
+        note=note,
+        now=ctx.now,
+        notify=to in NOTIFY or reopening,
+    )
+    await ctx.session.refresh(report)
+    replies = await cards.card_updates(ctx.session, ctx.services.settings, report, ctx.now)
+    replies += await followup.notices(ctx.session, [event], ctx.inbound.channel)
+    done = t._("{code}: {before} → {after}.").format(
+        code=report.code, before=status_name(t, seen), after=status_name(t, to)
+    )
+    if toast:
+        replies.append(Outbound(done, toast=True))
+    if to == "new":
+        # Released: the card in the group offers it again; nothing more to do here.
+        if not toast:
+            replies.append(Outbound(done))
+        return replies
+    if not toast or _private(ctx) is None:
+        replies.append(await actions(ctx, report, officer, done))
+    return replies
+
+
+def reasons(t: Translator, report: Report) -> Outbound:
+    """Buttons to choose why a report is rejected."""
+    rows = [
+        [Button(t._(text)[:60], f"o:rj:{report.id}:{key}")] for key, text in REJECT_REASONS.items()
+    ]
+    rows.append([Button(t._("🚫 Spam"), f"o:spam:{report.id}")])
+    return Outbound(
+        t._("Why is {code} not taken further? The reporter will be told.").format(code=report.code),
+        rows,
+    )
+
+
+async def reassign(ctx: Ctx, report: Report, officer: User, to_id: int) -> list[Outbound]:
+    """An admin gives a report to another officer."""
+    t = ctx.t
+    if role(ctx) != "admin":
+        return refusal(ctx, "reassign")
+    assert report.id is not None
+    target = await ctx.session.get(User, to_id)
+    if target is None or target.role not in queue.STAFF:
+        return [Outbound(t._("That person is no longer an officer."), toast=True)]
+    previous = await queue.reassign(ctx.session, report.id, to_id, ctx.now)
+    if previous is None:
+        return [Outbound(t._("{code} is closed; reopen it first.").format(code=report.code))]
+    await queue.add_event(
+        ctx.session,
+        report.id,
+        actor_id=officer.id,
+        action="reassigned",
+        from_status=previous,
+        to_status=report.status,
+        note=cards.officer_name(t, target),
+        now=ctx.now,
+    )
+    replies = await cards.card_updates(ctx.session, ctx.services.settings, report, ctx.now)
+    if target.id != officer.id and target.channel == ctx.inbound.channel:
+        their = translator(target.language or DEFAULT_LANGUAGE)
+        replies.append(
+            Outbound(
+                their._("👥 An admin gave you the report {code}.").format(code=report.code),
+                [[Button(their._("📄 Details"), f"o:view:{report.id}")]],
+                to=target.external_id,
+            )
+        )
+    replies.append(
+        Outbound(
+            t._("{code} now belongs to {officer}.").format(
+                code=report.code, officer=cards.officer_name(t, target)
+            )
+        )
+    )
+    return replies
+
+
+async def choose_assignee(ctx: Ctx, report: Report) -> list[Outbound]:
+    """An admin picks who gets a report."""
+    t = ctx.t
+    if role(ctx) != "admin":
+        return refusal(ctx, "reassign")
+    people = await queue.staff(ctx.session, ctx.inbound.channel)
+    rows = [
+        [Button(cards.officer_name(t, person)[:40], f"o:to:{report.id}:{person.id}")]
+        for person in people
+        if person.id != report.assignee_id
+    ]
+    if not rows:
+        return [Outbound(t._("There is no other officer to give it to."))]
+    return [
+        Outbound(t._("Who should handle {code}?").format(code=report.code), rows, to=_private(ctx))
+    ]
+
+
+# --------------------------------------------------------------------------- notes, questions
+
+
+async def begin_input(ctx: Ctx, officer: User, report: Report, action: str) -> list[Outbound]:
+    """Ask the officer to type a note or a question (in their private chat)."""
+    t = ctx.t
+    assert officer.id is not None and report.id is not None
+    if action == "ask" and not _may_work(ctx, report, officer):
+        return [
+            Outbound(
+                t._("Claim {code} first: only its officer asks the reporter.").format(
+                    code=report.code
+                ),
+                toast=ctx.inbound.callback is not None,
+            )
+        ]
+    await queue.set_pending(
+        ctx.session,
+        officer.id,
+        action,
+        report.id,
+        expires_at=ctx.now + timedelta(minutes=INPUT_MINUTES),
+    )
+    prompt = (
+        t._("📝 Type your note for {code}. Only officers see it.")
+        if action == "note"
+        else t._(
+            "❓ Type your question for the reporter of {code}. They will see it without your "
+            "name; their answer will come to you here."
+        )
+    )
+    replies = [
+        Outbound(
+            prompt.format(code=report.code),
+            [[Button(t._("✖ Cancel"), "o:x")]],
+            to=_private(ctx),
+        )
+    ]
+    if _private(ctx) is not None:
+        replies.append(Outbound(t._("Please type it in our private chat."), toast=True))
+    return replies
+
+
+async def on_input(ctx: Ctx, pending: PendingInput, text: str) -> list[Outbound]:
+    """An officer typed the note or question they started."""
+    t = ctx.t
+    officer = await me(ctx)
+    assert officer.id is not None
+    await queue.clear_pending(ctx.session, officer.id)
+    report = await ctx.session.get(Report, pending.report_id)
+    if report is None:
+        return [Outbound(t._("That report no longer exists."))]
+    if not text.strip():
+        return [Outbound(t._("That was empty, so nothing was saved."))]
+    if pending.action == "ask":
+        return await ask(ctx, report, officer, text.strip())
+    return await add_note(ctx, report, officer, text.strip())
+
+
+async def add_note(ctx: Ctx, report: Report, officer: User, text: str) -> list[Outbound]:
+    """An internal note on the report's timeline."""
+    t = ctx.t
+    assert report.id is not None
+    await queue.add_event(
+        ctx.session, report.id, actor_id=officer.id, action="note", note=text[:4000], now=ctx.now
+    )
+    if report.assignee_id == officer.id:
+        await queue.touch(ctx.session, report.id, ctx.now)
+    return [Outbound(t._("📝 Note added to {code}.").format(code=report.code))]
+
+
+async def ask(ctx: Ctx, report: Report, officer: User, question: str) -> list[Outbound]:
+    """Send an officer's question to the reporter through the bot."""
+    t = ctx.t
+    if not _may_work(ctx, report, officer):
+        return [
+            Outbound(
+                t._("Claim {code} first: only its officer asks the reporter.").format(
+                    code=report.code
+                )
+            )
+        ]
+    if report.status not in queue.OPEN:
+        return [Outbound(t._("{code} is closed; reopen it first.").format(code=report.code))]
+    event = await followup.ask(ctx.session, report, officer, question[:2000], ctx.now)
+    if event is None:
+        return [
+            Outbound(
+                t._("The reporter of {code} can no longer be reached.").format(code=report.code)
+            )
+        ]
+    await ctx.session.refresh(report)
+    replies = await cards.card_updates(ctx.session, ctx.services.settings, report, ctx.now)
+    notices = await followup.notices(ctx.session, [event], ctx.inbound.channel)
+    replies += notices
+    replies.append(
+        Outbound(
+            t._(
+                "❓ Your question was sent to the reporter of {code}. Their answer will come to "
+                "you here."
+            ).format(code=report.code)
+        )
+    )
+    return replies
+
+
+# ------------------------------------------------------------------------------------- detail
+
+
+async def detail(ctx: Ctx, report: Report, officer: User) -> list[Outbound]:
+    """Everything about a report, its timeline, and what the officer can do with it."""
+    t = ctx.t
+    session = ctx.session
+    assert report.id is not None
+    f = await cards.facts(session, report)
+    reporter = await session.get(User, report.reporter_id) if report.reporter_id else None
+    lines = [
+        t._("Status: {status}").format(status=status_name(t, report.status))
+        + (f" — {cards.officer_name(t, f.assignee)}" if f.assignee else ""),
+        t._("Category: {category}").format(category=category_label(t, report.category)),
+    ]
+    if report.amount_lost_vnd:
+        lines.append(t._("💸 Lost {amount}").format(amount=t.money(report.amount_lost_vnd)))
+    if report.occurred_at:
+        lines.append(t._("🕑 When: {when}").format(when=cards.when(t, report.occurred_at)))
+    if report.submitted_at:
+        lines.append(t._("📨 Sent: {when}").format(when=t.when(report.submitted_at)))
+    lines.append(cards.reporter_line(t, report, reporter))
+    score = cards.priority(report, f.shared, ctx.now)
+    lines.append(t._("Priority: {priority}").format(priority=cards.priority_label(t, score)))
+    if f.linked:
+        lines.append("")
+        lines.append(t._("Phones, accounts and links:"))
+        for item in f.linked:
+            line = "• " + cards.indicator_line(t, item.kind, item.value, item.holder)
+            if item.others:
+                shown = ", ".join(item.others[:5])
+                more = len(item.others) - 5
+                line += "\n   " + t._("also in: {codes}").format(
+                    codes=shown + (f" (+{more})" if more > 0 else "")
+                )
+            lines.append(line)
+    lines.append("")
+    lines.append(t._("Story:"))
+    lines.append(report.description or t._("(none given)"))
+    lines.append("")
+    lines.append(
+        t.ngettext("📎 {n} evidence file", "📎 {n} evidence files", f.files).format(n=f.files)
+    )
+    events = await queue.events_of(session, report.id)
+    people = await queue.users_by_id(session, {e.actor_id for e in events if e.actor_id})
+    lines.append("")
+    lines.append(t._("Timeline:"))
+    lines += cards.timeline(t, events, people)
+    body = Outbound("\n".join(lines), title=f"📄 {report.code}", to=_private(ctx))
+    return [body, await actions(ctx, report, officer, files=f.files)]
+
+
+async def actions(
+    ctx: Ctx, report: Report, officer: User, heading: str | None = None, files: int | None = None
+) -> Outbound:
+    """A short message with the buttons this officer can use on this report now."""
+    t = ctx.t
+    rid = report.id
+    status = report.status
+    mine = _may_work(ctx, report, officer)
+    rows: list[list[Button]] = []
+
+    def to(label: str, target: str) -> Button:
+        return Button(label, f"o:st:{rid}:{target}")
+
+    if status == "new":
+        rows.append(
+            [Button(t._("✋ Claim"), f"o:claim:{rid}"), Button(t._("🚫 Spam"), f"o:spam:{rid}")]
+        )
+    elif status in ("closed", "rejected", "spam"):
+        rows.append([to(t._("🔄 Reopen"), "in_review")])
+    elif mine:
+        rows.append([Button(t._("❓ Ask the reporter"), f"o:ask:{rid}")])
+        if status == "in_review":
+            rows.append([to(t._("✅ Verified"), "verified"), to(t._("🏁 Close"), "closed")])
+            rows.append([Button(t._("✖ Reject"), f"o:rej:{rid}"), to(t._("↩ Release"), "new")])
+        elif status == "needs_info":
+            rows.append(
+                [to(t._("▶ Back to review"), "in_review"), to(t._("✅ Verified"), "verified")]
+            )
+            rows.append([Button(t._("✖ Reject"), f"o:rej:{rid}"), to(t._("🏁 Close"), "closed")])
+        elif status == "verified":
+            rows.append([to(t._("📤 Forwarded"), "forwarded"), to(t._("🏁 Close"), "closed")])
+            rows.append([to(t._("▶ Back to review"), "in_review")])
+        elif status == "forwarded":
+            rows.append([to(t._("🏁 Close"), "closed")])
+    rows.append([Button(t._("📝 Note"), f"o:note:{rid}")])
+    if files is None and rid is not None:
+        files, _ = await report_store.evidence_totals(ctx.session, rid)
+    if files:
+        rows[-1].append(Button(t._("📎 Evidence ({n})").format(n=files), f"o:files:{rid}"))
+    if role(ctx) == "admin" and status in queue.OPEN:
+        rows[-1].append(Button(t._("👥 Reassign"), f"o:asg:{rid}"))
+    text = heading or t._("{code}: {status}").format(
+        code=report.code, status=status_name(t, status)
+    )
+    if status not in ("new",) and not mine and status in queue.OPEN:
+        text += "\n" + t._("Handled by another officer: you can add notes.")
+    return Outbound(text, rows, to=_private(ctx))
+
+
+_KINDS = {"photo", "voice", "video", "audio", "video_note", "animation"}
+
+
+async def evidence(ctx: Ctx, report: Report) -> list[Outbound]:
+    """Send a report's evidence files back to the officer, with their hashes."""
+    t = ctx.t
+    assert report.id is not None
+    files = await report_store.list_attachments(ctx.session, report.id)
+    if not files:
+        return [Outbound(t._("{code} has no evidence files.").format(code=report.code), toast=True)]
+    evidence_dir = ctx.services.settings.evidence_dir
+    replies = []
+    for number, attachment in enumerate(files, start=1):
+        replies.append(
+            Outbound(
+                _evidence_caption(t, report, attachment, number, len(files)),
+                to=_private(ctx),
+                file=OutFile(
+                    _send_kind(attachment),
+                    evidence_dir / attachment.stored_path,
+                    attachment.file_id if report.channel == ctx.inbound.channel else None,
+                    attachment.original_name,
+                ),
+            )
+        )
+    if _private(ctx) is not None:
+        replies.append(Outbound(t._("I sent the files to our private chat."), toast=True))
+    return replies
+
+
+def _send_kind(attachment: Attachment) -> FileKind:
+    if attachment.kind in _KINDS:
+        return cast(FileKind, attachment.kind)
+    if attachment.kind == "document" or not attachment.mime.startswith("image/"):
+        return "document"
+    return "photo"
+
+
+def _evidence_caption(
+    t: Translator, report: Report, attachment: Attachment, number: int, total: int
+) -> str:
+    caption = t._("{code} · file {n}/{total} · received {when}").format(
+        code=report.code, n=number, total=total, when=t.when(attachment.received_at)
+    )
+    if attachment.forwarded_from:
+        caption += "\n" + t._("Forwarded from: {origin}").format(origin=attachment.forwarded_from)
+    return caption + f"\nSHA-256 {attachment.sha256}"
+
+
+# ---------------------------------------------------------------------------- officer admin
+
+
+async def manage(ctx: Ctx, args: str) -> list[Outbound]:
+    """`/canbo`: list officers; `/canbo them <id>` adds one, `/canbo xoa <id>` removes one."""
+    t = ctx.t
+    if role(ctx) != "admin":
+        return refusal(ctx, "/canbo")
+    verb, _, rest = args.partition(" ")
+    target = rest.strip()
+    verb = verb.lower()
+    if verb in ("them", "thêm", "add") and target:
+        if not target.isdigit():
+            return [Outbound(t._("The id is a number, for example: /canbo them 123456789"))]
+        user = await queue.set_role(
+            ctx.session, ctx.inbound.channel, target, "officer", now=ctx.now
+        )
+        if str(target) in {str(i) for i in ctx.services.settings.admin_ids}:
+            user.role = "admin"
+        log.info("officer %s added by %s", target, ctx.inbound.user_id)
+        return [
+            Outbound(
+                t._(
+                    "Added officer {id}. They now receive report cards and can use /hangdoi. "
+                    "Ask them to open a private chat with me and press Start."
+                ).format(id=target)
+            )
+        ]
+    if verb in ("xoa", "xóa", "remove") and target:
+        found = await queue.find_user(ctx.session, ctx.inbound.channel, target)
+        if found is None or found.id is None:
+            return [Outbound(t._("{id} is not an officer.").format(id=target))]
+        return await remove_officer(ctx, found.id)
+    return [await officer_list(ctx)]
+
+
+async def officer_list(ctx: Ctx) -> Outbound:
+    """The officers and admins, with buttons to remove officers."""
+    t = ctx.t
+    people = await queue.staff(ctx.session, ctx.inbound.channel)
+    admins = {str(i) for i in ctx.services.settings.admin_ids}
+    lines = []
+    rows = []
+    for person in people:
+        kind = t._("admin") if person.role == "admin" else t._("officer")
+        lines.append(f"• {cards.officer_name(t, person)} (id {person.external_id}) – {kind}")
+        if person.external_id not in admins and person.id is not None:
+            label = t._("✖ Remove {name}").format(name=cards.officer_name(t, person))[:60]
+            rows.append([Button(label, f"o:rm:{person.id}")])
+    lines.append("")
+    lines.append(
+        t._(
+            "To add an officer: ask them to send /id to me, then send /canbo them <id>. "
+            "Admins are set in TINBAO_ADMIN_IDS."
+        )
+    )
+    return Outbound("\n".join(lines), rows, title=t._("👥 Officers"))
+
+
+async def remove_officer(ctx: Ctx, user_id: int) -> list[Outbound]:
+    """Take away an officer's role; their open reports go back to the queue."""
+    t = ctx.t
+    if role(ctx) != "admin":
+        return refusal(ctx, "remove officer")
+    user = await ctx.session.get(User, user_id)
+    admins = {str(i) for i in ctx.services.settings.admin_ids}
+    if user is None or user.role not in queue.STAFF:
+        return [Outbound(t._("{id} is not an officer.").format(id=user_id))]
+    if user.external_id in admins:
+        return [Outbound(t._("Admins are set in TINBAO_ADMIN_IDS; change it there."))]
+    name = cards.officer_name(t, user)
+    replies: list[Outbound] = []
+    for report_id in await queue.release_all(ctx.session, user, ctx.now):
+        report = await ctx.session.get(Report, report_id)
+        if report is not None:
+            await ctx.session.refresh(report)
+            replies += await cards.card_updates(ctx.session, ctx.services.settings, report, ctx.now)
+    await queue.set_role(ctx.session, user.channel, user.external_id, "resident", now=ctx.now)
+    log.info("officer %s removed by %s", user.external_id, ctx.inbound.user_id)
+    replies.append(
+        Outbound(
+            t._(
+                "{name} is no longer an officer. Their open reports went back to the queue."
+            ).format(name=name)
+        )
+    )
+    return replies
+
+
+def help_text(t: Translator) -> Outbound:
+    """The officers' commands."""
+    lines = [t._("Commands for officers:")]
+    for name, _, _, about in MENU:
+        lines.append(f"/{name} – {t._(about)}")
+    lines.append("")
+    lines.append(
+        t._(
+            "New reports arrive as cards with buttons: Claim, Details, Spam. Only one officer "
+            "can claim a report; the reporter is told when it is taken into review and at every "
+            "later step, never who you are."
+        )
+    )
+    return Outbound(
+        "\n".join(lines), [[Button(t._("📋 Queue"), "o:queue")]], title=t._("👮 Officers")
+    )
