@@ -237,11 +237,16 @@ def _status_line(t: Translator, f: Facts) -> str:
     return t._("Status: {status}").format(status=status)
 
 
+# How each channel is named to officers (brand names, not translated).
+CHANNEL_NAMES = {"telegram": "Telegram", "zalo": "Zalo", "console": "Console"}
+
+
 def reporter_line(t: Translator, report: Report, reporter: User | None) -> str:
     """Who reported it, as far as officers may know."""
     if report.anonymous or reporter is None:
         return t._("👤 Anonymous: reachable only through the bot (Ask the reporter).")
-    parts = [t._("👤 Telegram id {id}").format(id=reporter.external_id)]
+    app = CHANNEL_NAMES.get(reporter.channel, reporter.channel)
+    parts = [t._("👤 {app} id {id}").format(app=app, id=reporter.external_id)]
     if report.contact_phone:
         parts.append(
             t._("may be called on {phone}").format(phone=format_phone(report.contact_phone))

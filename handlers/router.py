@@ -251,6 +251,12 @@ async def _dispatch(ctx: Ctx, prepared: list[intake.PreparedFile]) -> list[Outbo
     text = unicodedata.normalize("NFC", inbound.text or "")
     if pending is not None and pending.action in ("note", "ask") and officer.is_staff(ctx):
         return await officer.on_input(ctx, pending, text)
+    if (
+        officer.is_staff(ctx)
+        and officer.CODE.fullmatch(text.strip())
+        and await intake.active_dialogue(ctx) is None
+    ):
+        return await officer.search(ctx, text.strip())  # an officer sent just a case code
     if not ctx.consented and officer.is_staff(ctx) and not (inbound.files or inbound.forwarded):
         return [officer.help_text(t)]
     if not ctx.consented:

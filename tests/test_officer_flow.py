@@ -331,7 +331,7 @@ async def test_a_contactable_reporter_is_shown_with_their_phone(queue_bot: Harne
     code = await file_report(h, r, anonymous=False)
     calls = await h.send(OFFICER.command("xem", code))
     detail = joined(calls)
-    assert str(r.user_id) in detail and "0903 123 456" in detail
+    assert f"Telegram id {r.user_id}" in detail and "0903 123 456" in detail
 
 
 async def test_a_resident_forging_an_officer_button_or_command_is_refused(
@@ -448,6 +448,8 @@ async def test_the_queue_lists_the_most_urgent_first_and_search_finds_reports(
     assert small in joined(calls)
     calls = await h.send(OFFICER.command("timkiem", "0999999999"))
     assert "No report matches" in joined(calls)
+    calls = await h.send(OFFICER.text(small.lower()))  # a bare case code opens the report
+    assert f"📄 {small}" in joined(calls) and "Timeline" in joined(calls)
 
 
 async def test_notes_and_evidence_reach_the_officer(queue_bot: Harness) -> None:
