@@ -46,6 +46,17 @@ _YES = {"co", "yes", "y", "ok", "oke", "vang", "da", "da co", "dung", "dung roi"
 _NO = {"khong", "ko", "k", "no", "n", "chua", "khong a", "da khong", "khong co", "kg"}
 
 
+_DONE = {
+    "tiep", "tiep tuc", "xong", "xong roi", "het", "het roi", "vay thoi", "chi vay thoi",
+    "bo qua", "next", "continue", "done", "skip", "none",
+}  # fmt: skip
+
+
+def is_done(text: str) -> bool:
+    """A typed "continue" ("tiếp tục", "xong", "bỏ qua", "done"), as if the button was pressed."""
+    return fold(text).strip(" .!?") in _DONE
+
+
 def yes_or_no(text: str) -> bool | None:
     """True for a typed yes ("có", "vâng", "yes"), False for a no ("không", "ko"), else None."""
     folded = fold(text).strip(" .!?")

@@ -15,7 +15,7 @@ import phonenumbers
 
 from handlers import evidence as evidence_store
 from handlers.banks import bank_by_code, match_bank
-from handlers.context import Ctx, yes_or_no
+from handlers.context import Ctx, is_done, yes_or_no
 from handlers.core import Button, IncomingFile, Outbound, OutFile
 from handlers.draft import Draft, DraftIndicator
 from handlers.extract import Indicator, extract_indicators, find_amounts, parse_amount
@@ -457,10 +457,21 @@ def load(dialogue: Dialogue) -> Draft:
     return Draft.model_validate(dialogue.data)
 
 
+# Steps that collect a list (or a story, or files) until the resident presses Continue.
+_LIST_STEPS = ("accounts", "contacts", "description", "evidence")
+
+
 async def on_text(ctx: Ctx, dialogue: Dialogue, text: str) -> list[Outbound]:
     """A typed answer at the current step."""
-    draft = load(dialogue)
     step = dialogue.step
+    # Typing "tiếp tục", "xong" or, where a list is asked for, "không (có)" means the button.
+    if step in _LIST_STEPS and (
+        is_done(text) or (step != "description" and yes_or_no(text) is False)
+    ):
+        return await on_button(ctx, dialogue, step, "done")
+    if step == "contact_phone" and (is_done(text) or yes_or_no(text) is False):
+        return await on_button(ctx, dialogue, step, "skip")
+    draft = load(dialogue)
     t = ctx.t
     found = _absorb(draft, extract_indicators(text, ctx.inbound.links))
     if step not in ("lost", "amount"):
@@ -640,7 +651,7 @@ async def on_button(ctx: Ctx, dialogue: Dialogue, step: str, action: str) -> lis
             draft.occurred_at = day.replace(hour=12, minute=0, second=0, microsecond=0)
             draft.occurred_day_only = True
         next_step = _next_step(draft, step)
-    elif step in ("accounts", "contacts", "description", "evidence") and action in ("done", "skip"):
+    elif step in _LIST_STEPS and action in ("done", "skip"):
         next_step = _next_step(draft, step)
     elif step == "account_bank" and action == "skip":
         draft.pending_account = None

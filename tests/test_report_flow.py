@@ -754,3 +754,30 @@ async def test_a_shared_contact_card_answers_the_phone_question(harness: Harness
         (dialogue,) = (await session.execute(select(Dialogue))).scalars().all()
     assert dialogue.data["contact_phone"] == "+84903123456"
     assert dialogue.data["indicators"] == []  # the resident's own number is no scam indicator
+
+
+async def test_typed_continue_words_work_like_the_buttons(harness: Harness) -> None:
+    # Many residents type instead of pressing: "không có", "xong", "tiếp tục", "bỏ qua".
+    h, r = harness, Resident(1030)
+    await agree(h, r)
+    calls = await h.send(r.command("baocao"))
+    calls = await press(h, r, calls, "Vay tiền")
+    calls = await press(h, r, calls, "Có, tôi bị mất tiền")
+    calls = await h.send(r.text("1 triệu"))
+    calls = await press(h, r, calls, "Hôm nay")
+    expected = [
+        ("không có", "Kẻ gian đã liên lạc với bạn qua đâu?"),  # no account: on to contacts
+        ("Xong", "Bạn kể lại chuyện đã xảy ra"),
+        ("Nó bắt tôi đóng phí hồ sơ", "Mình đã ghi lại"),
+        ("tiếp tục", "Bạn có ảnh chụp màn hình"),
+        ("không", "Cán bộ có thể liên hệ với bạn"),
+        ("có", "Cán bộ có thể gọi cho bạn theo số nào?"),
+        ("bỏ qua", "Bạn kiểm tra lại báo cáo giúp mình"),
+    ]
+    for typed, question in expected:
+        calls = await h.send(r.text(typed))
+        assert question in joined(calls), (typed, joined(calls))
+    summary = joined(calls)
+    assert "Tài khoản nhận tiền: chưa có" in summary and "Kẻ gian liên lạc qua: chưa có" in summary
+    assert "Lời kể: Nó bắt tôi đóng phí hồ sơ\n" in summary  # "xong" and "tiếp tục" not in it
+    assert "Liên hệ: đồng ý, nhắn ở đây" in summary
