@@ -212,12 +212,14 @@ def _officer(settings: Settings, args: argparse.Namespace) -> int:
                 user = await queue.find_user(session, args.channel, user_id)
                 if user is None or user.role not in queue.STAFF:
                     raise CommandError(f"{args.channel}:{user_id} is not an officer")
-                released = len(await queue.release_all(session, user, now))
-                await queue.set_role(session, args.channel, user_id, "resident", now=now)
-                return [
-                    f"{args.channel}:{user_id} is no longer an officer"
-                    + (f"; {released} open report(s) went back to the queue" if released else "")
-                ]
+                removed = await queue.remove_officer(session, user, now)
+                lines = [f"{args.channel}:{user_id} is no longer an officer"]
+                if removed.released:
+                    lines.append(f"{len(removed.released)} report(s) went back to the queue")
+                if removed.kept:
+                    codes = ", ".join(r.code or "" for r in removed.kept)
+                    lines.append(f"still in their name, to reassign in the bot: {codes}")
+                return lines
         finally:
             await db.dispose()
 

@@ -270,25 +270,33 @@ EVENT_NAMES: dict[str, str] = {
 }
 
 
-def timeline(t: Translator, events: list[ReportEvent], people: dict[int, User]) -> list[str]:
+def timeline(
+    t: Translator, report: Report, events: list[ReportEvent], people: dict[int, User]
+) -> list[str]:
     """One line per event: time, who, what, and the note."""
     lines = []
     for event in events:
         who: str
         actor = people.get(event.actor_id) if event.actor_id is not None else None
-        if actor is None:
-            who = t._("system") if event.action != "answer" else t._("reporter")
-        elif actor.role in queue.STAFF:
-            who = officer_name(t, actor)
+        if event.action == "answer" or (
+            event.actor_id is not None and event.actor_id == report.reporter_id
+        ):
+            who = t._("reporter")  # even one who is an officer too: reports may be anonymous
+        elif actor is None:
+            who = t._("system")
         else:
-            who = t._("reporter")
+            who = officer_name(
+                t, actor
+            )  # only officers act on others' reports, even if since removed
         what = t._(EVENT_NAMES.get(event.action, event.action))
         if event.to_status and event.action in ("status", "reopened", "reassigned"):
             what += (
                 f": {status_name(t, event.from_status or '')} → {status_name(t, event.to_status)}"
             )
         line = f"{t.when(event.created_at)} · {who} · {what}"
-        if event.note:
+        if event.note and event.to_status in ("rejected", "spam"):
+            line += f"\n   «{t._(event.note)}»"  # a reason chosen from a list: translate it
+        elif event.note:
             line += f"\n   «{event.note}»"
         lines.append(line)
     return lines

@@ -32,7 +32,9 @@ async def deliver(
     """
     cards: dict[int, list[tuple[str, str]]] = {}
     notices: dict[int, bool] = {}
-    for reply in replies:
+    # A pop-up answers the button press: first, so the officer is not kept waiting while cards
+    # are edited and files uploaded (Telegram also refuses an answer that comes too late).
+    for reply in sorted(replies, key=lambda reply: not reply.toast):
         try:
             sent = await outbox.send(inbound, reply)
         except Exception:

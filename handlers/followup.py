@@ -15,8 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from handlers import cards
 from handlers.context import Ctx
 from handlers.core import Button, Outbound, OutFile
-from handlers.i18n import N_, Translator, translator
-from handlers.intake import PreparedFile, attach_files
+from handlers.i18n import DEFAULT_LANGUAGE, N_, Translator, translator
+from handlers.intake import PreparedFile, keep_evidence
 from storage import queue
 from storage.models import PendingInput, Report, ReportEvent, User
 
@@ -78,7 +78,7 @@ async def notices(session: AsyncSession, events: list[ReportEvent], channel: str
         )
         if report is None or reporter is None or reporter.channel != channel:
             continue
-        t = translator(reporter.language or "vi")
+        t = translator(reporter.language or DEFAULT_LANGUAGE)
         text = notice_text(t, event, report.code or "")
         if text is None:
             continue
@@ -98,9 +98,8 @@ async def ask(
         return None
     seen = report.status
     to = "needs_info" if seen == "in_review" else None
-    if to is not None:
-        await queue.move(session, report.id, seen=seen, to=to, now=now)
-    else:
+    if to is None or not await queue.move(session, report.id, seen=seen, to=to, now=now):
+        to = None  # already waiting for the reporter, or changed meanwhile: no transition
         await queue.touch(session, report.id, now)
     event = await queue.add_event(
         session,
@@ -134,20 +133,41 @@ def wants_answer(pending: PendingInput | None, in_report: bool) -> bool:
 
 
 async def arm(ctx: Ctx, report_id: int) -> list[Outbound]:
-    """The resident pressed "Answer": their next message is the answer."""
+    """The resident pressed "Answer": their next message is the answer to that report's question.
+
+    The pending row holds the latest question; a resident asked about two reports may answer
+    the earlier one, whose question is then found again in the report's events.
+    """
     t = ctx.t
     assert ctx.user is not None and ctx.user.id is not None
     pending = await queue.get_pending(ctx.session, ctx.user.id, ctx.now)
-    if pending is None or pending.action != "answer" or pending.report_id != report_id:
-        return [Outbound(t._("There is no open question about this report any more. Thank you."))]
+    if pending is not None and pending.action == "answer" and pending.report_id == report_id:
+        asker_id, expires_at = pending.asker_id, pending.expires_at
+    else:
+        report = await ctx.session.get(Report, report_id)
+        question = await queue.last_question(ctx.session, report_id) if report else None
+        if (
+            report is None
+            or report.reporter_id != ctx.user.id
+            or report.status not in queue.OPEN
+            or question is None
+            or question.created_at + timedelta(days=QUESTION_DAYS) <= ctx.now
+        ):
+            return [
+                Outbound(t._("There is no open question about this report any more. Thank you."))
+            ]
+        asker_id, expires_at = (
+            question.actor_id,
+            question.created_at + timedelta(days=QUESTION_DAYS),
+        )
     await queue.set_pending(
         ctx.session,
         ctx.user.id,
         "answer",
         report_id,
-        asker_id=pending.asker_id,
+        asker_id=asker_id,
         armed=True,
-        expires_at=pending.expires_at,
+        expires_at=expires_at,
     )
     return [Outbound(t._("Please type your answer now, or send photos or screenshots."))]
 
@@ -163,16 +183,17 @@ async def answer(
     if report is None or report.id is None:
         await queue.clear_pending(session, ctx.user.id)
         return [Outbound(t._("There is no open question about this report any more. Thank you."))]
-    replies: list[Outbound] = []
-    stored = [item for item in prepared if item.stored is not None]
-    replies += [Outbound(item.refusal) for item in prepared if item.refusal]
-    attached = await attach_files(ctx, report.id, stored)
+    kept = await keep_evidence(ctx, report.id, prepared, text)
+    replies = kept.replies
+    attached = kept.files
     if not text and not attached:
         return replies or [Outbound(t._("Please type your answer, or send photos or screenshots."))]
     seen = report.status
     back = "in_review" if seen == "needs_info" else None
-    if back is not None:
-        await queue.move(session, report.id, seen=seen, to=back, now=ctx.now)
+    if back is not None and not await queue.move(
+        session, report.id, seen=seen, to=back, now=ctx.now
+    ):
+        back = None  # changed meanwhile: the answer is kept, with no transition
     note = text
     if attached:
         # Officers read this note in their own language, so the file count is a symbol, not words.
@@ -196,18 +217,21 @@ async def answer(
         asker_id=pending.asker_id,
         expires_at=ctx.now + ANSWER_WINDOW,
     )
-    officer = await session.get(User, pending.asker_id) if pending.asker_id else None
-    if officer is None or officer.role not in queue.STAFF:
-        officer = await session.get(User, report.assignee_id) if report.assignee_id else None
-    if officer is not None and officer.channel == ctx.inbound.channel:
-        replies += relay(translator(officer.language or "vi"), report, officer, text, attached)
+    await session.refresh(report)
+    # The officer handling the report now, and the one who asked if that is someone else.
+    ids = {i for i in (report.assignee_id, pending.asker_id) if i is not None}
+    for officer in (await queue.users_by_id(session, ids)).values():
+        if officer.role in queue.STAFF and officer.channel == ctx.inbound.channel:
+            their = translator(officer.language or DEFAULT_LANGUAGE)
+            origin = ctx.inbound.forwarded.origin if ctx.inbound.forwarded else None
+            replies += relay(their, report, officer, text, attached, origin)
     replies += await cards.card_updates(session, ctx.services.settings, report, ctx.now)
     replies.append(
         Outbound(
             t._(
-                "Thank you. I have passed your answer on to the officer. If you want to add "
-                "something, just send it in the next few minutes."
-            )
+                "Thank you. I have passed your answer about {code} on to the officer. If you want "
+                "to add something, just send it in the next few minutes."
+            ).format(code=report.code)
         )
     )
     return replies
@@ -218,23 +242,29 @@ def relay(
     report: Report,
     officer: User,
     text: str | None,
-    files: list[tuple[str, OutFile]],
+    files: list[OutFile],
+    origin: str | None = None,
 ) -> list[Outbound]:
-    """The reporter's answer, sent on to the officer (never with the reporter's identity)."""
+    """The reporter's answer, sent on to the officer (never with the reporter's identity).
+
+    `origin`: who wrote it first, when the reporter forwarded someone else's message.
+    """
     code = report.code or ""
+    source = "\n" + t._("Forwarded from: {origin}").format(origin=origin) if origin else ""
     out = []
     if text:
         out.append(
             Outbound(
-                t._("💬 The reporter of {code} answered:\n«{text}»").format(code=code, text=text),
+                t._("💬 The reporter of {code} answered:\n«{text}»").format(code=code, text=text)
+                + source,
                 [[Button(t._("📄 Details"), f"o:view:{report.id}")]],
                 to=officer.external_id,
             )
         )
-    for caption, file in files:
+    for file in files:
         out.append(
             Outbound(
-                t._("💬 {code}: a file from the reporter").format(code=code) + caption,
+                t._("💬 {code}: a file from the reporter").format(code=code) + source,
                 to=officer.external_id,
                 file=file,
             )

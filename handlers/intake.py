@@ -8,7 +8,7 @@ message and is answered kindly instead of acted on.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 import phonenumbers
@@ -834,57 +834,11 @@ async def on_evidence(
     if dialogue is None:
         dialogue, _, _ = await start(ctx, intro=False)
     draft = load(dialogue)
-    settings = ctx.services.settings
     forwarded = ctx.inbound.forwarded
-    origin = forwarded.origin if forwarded else None
-    stored_now = 0
-    album: str | None = None
-    if forwarded is not None and text:
-        stored = evidence_store.store(
-            settings.evidence_dir,
-            _forward_record(forwarded.origin, forwarded.date, text),
-            "text/plain",
-        )
-        if await _attach(ctx, draft.report_id, stored, kind="forward", origin=origin):
-            stored_now += 1
-        replies.append(Outbound(t._("I saved the forwarded message as evidence.")))
-    count, total = await report_store.evidence_totals(ctx.session, draft.report_id)
-    for prepared in files:
-        if prepared.stored is None:
-            replies.append(Outbound(prepared.refusal or ""))
-            continue
-        if count >= settings.max_files_per_report:
-            replies.append(
-                Outbound(
-                    t._("This report already has {n} files, the most one report can hold.").format(
-                        n=count
-                    )
-                )
-            )
-            continue
-        if total + prepared.stored.size > settings.max_report_mb * 1024 * 1024:
-            replies.append(
-                Outbound(
-                    t._(
-                        "I couldn't keep this file: the files of one report can total at most "
-                        "{mb} MB. The files sent before are kept."
-                    ).format(mb=settings.max_report_mb)
-                )
-            )
-            continue
-        if await _attach(
-            ctx,
-            draft.report_id,
-            prepared.stored,
-            kind=prepared.source.kind,
-            origin=origin,
-            source=prepared.source,
-        ):
-            count += 1
-            total += prepared.stored.size
-            stored_now += 1
-        if prepared.source.media_group_id:
-            album = prepared.source.media_group_id
+    kept = await keep_evidence(ctx, draft.report_id, files, text)
+    replies += kept.replies
+    count, album = kept.count, kept.album
+    stored_now = len(kept.files) + kept.forward_saved
 
     found = _absorb(draft, extract_indicators(text or "", ctx.inbound.links)) if text else []
     _remember_amount(draft, text or "")
@@ -913,27 +867,71 @@ async def on_evidence(
     return replies
 
 
-async def attach_files(
-    ctx: Ctx, report_id: int, files: list[PreparedFile]
-) -> list[tuple[str, OutFile]]:
-    """Attach stored files to a submitted report (an answer to an officer's question).
+@dataclass
+class Kept:
+    """What `keep_evidence` did with a message's files."""
 
-    Returns the files newly attached, ready to relay: (caption suffix, file).
-    """
+    replies: list[Outbound] = field(default_factory=list)  # refusals, and the forward's receipt
+    files: list[OutFile] = field(default_factory=list)  # attached now, ready to send on
+    forward_saved: bool = False  # a forwarded message's text was kept as a record
+    count: int = 0  # the report's files now
+    album: str | None = None  # the album these files belong to, if any
+
+
+async def keep_evidence(
+    ctx: Ctx, report_id: int, files: list[PreparedFile], text: str | None
+) -> Kept:
+    """Attach a message's files (and a forwarded message's text) to a report, within the
+    report's limits; during intake and when a reporter answers an officer's question alike."""
+    t = ctx.t
     settings = ctx.services.settings
-    count, _ = await report_store.evidence_totals(ctx.session, report_id)
-    attached = []
+    forwarded = ctx.inbound.forwarded
+    origin = forwarded.origin if forwarded else None
+    kept = Kept()
+    if forwarded is not None and text:
+        stored = evidence_store.store(
+            settings.evidence_dir,
+            _forward_record(forwarded.origin, forwarded.date, text),
+            "text/plain",
+        )
+        kept.forward_saved = await _attach(ctx, report_id, stored, kind="forward", origin=origin)
+        kept.replies.append(Outbound(t._("I saved the forwarded message as evidence.")))
+    count, total = await report_store.evidence_totals(ctx.session, report_id)
     for prepared in files:
-        if prepared.stored is None or count >= settings.max_files_per_report:
+        if prepared.stored is None:
+            kept.replies.append(Outbound(prepared.refusal or ""))
+            continue
+        if count >= settings.max_files_per_report:
+            kept.replies.append(
+                Outbound(
+                    t._("This report already has {n} files, the most one report can hold.").format(
+                        n=count
+                    )
+                )
+            )
+            continue
+        if total + prepared.stored.size > settings.max_report_mb * 1024 * 1024:
+            kept.replies.append(
+                Outbound(
+                    t._(
+                        "I couldn't keep this file: the files of one report can total at most "
+                        "{mb} MB. The files sent before are kept."
+                    ).format(mb=settings.max_report_mb)
+                )
+            )
             continue
         source = prepared.source
         if await _attach(
-            ctx, report_id, prepared.stored, kind=source.kind, origin=None, source=source
+            ctx, report_id, prepared.stored, kind=source.kind, origin=origin, source=source
         ):
             count += 1
+            total += prepared.stored.size
             path = settings.evidence_dir / prepared.stored.path
-            attached.append(("", OutFile(source.kind, path, source.file_id, source.name)))
-    return attached
+            kept.files.append(OutFile(source.kind, path, source.file_id, source.name))
+        if source.media_group_id:
+            kept.album = source.media_group_id
+    kept.count = count
+    return kept
 
 
 async def _attach(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from handlers.context import CONSENT_VERSION, Ctx
 from handlers.core import Button, Outbound
-from handlers.i18n import LANGUAGES, Translator, translator
+from handlers.i18n import DEFAULT_LANGUAGE, LANGUAGES, Translator, translator
 from handlers.texts import category_label, safety_advice, status_label
 from storage import reports as report_store
 from storage.users import record_consent, set_language
@@ -62,7 +62,7 @@ async def accept(ctx: Ctx, language: str) -> None:
         version=CONSENT_VERSION,
         at=ctx.now,
     )
-    ctx.t = translator(ctx.user.language or "vi")
+    ctx.t = translator(ctx.user.language or DEFAULT_LANGUAGE)
 
 
 def main_menu(t: Translator, greeting: str | None = None) -> Outbound:

@@ -299,6 +299,10 @@ async def on_button(ctx: Ctx, data: str) -> list[Outbound]:
         return await change(ctx, report, officer, "spam", note=SPAM_REASON)
     if verb == "rel":
         return await change(ctx, report, officer, "new")
+    if verb == "st" and argument == "rejected":
+        return [reasons(t, report)]  # the reporter is told why, so a reason must be chosen
+    if verb == "st" and argument == "spam":
+        return await change(ctx, report, officer, "spam", note=SPAM_REASON)
     if verb == "st" and argument in TRANSITIONS:
         return await change(ctx, report, officer, argument)
     if verb == "rej":
@@ -454,9 +458,21 @@ async def reassign(ctx: Ctx, report: Report, officer: User, to_id: int) -> list[
     target = await ctx.session.get(User, to_id)
     if target is None or target.role not in queue.STAFF:
         return [Outbound(t._("That person is no longer an officer."), toast=True)]
-    previous = await queue.reassign(ctx.session, report.id, to_id, ctx.now)
-    if previous is None:
+    previous = report.status
+    if previous not in queue.OPEN:
         return [Outbound(t._("{code} is closed; reopen it first.").format(code=report.code))]
+    if not await queue.reassign(
+        ctx.session, report.id, to_id, ctx.now, seen=previous, holder=report.assignee_id
+    ):
+        await ctx.session.refresh(report)
+        return [
+            Outbound(
+                t._("{code} was changed by someone else just now; it is {status}.").format(
+                    code=report.code, status=status_name(t, report.status).lower()
+                )
+            )
+        ]
+    await ctx.session.refresh(report)
     await queue.add_event(
         ctx.session,
         report.id,
@@ -658,7 +674,7 @@ async def detail(ctx: Ctx, report: Report, officer: User) -> list[Outbound]:
     people = await queue.users_by_id(session, {e.actor_id for e in events if e.actor_id})
     lines.append("")
     lines.append(t._("Timeline:"))
-    lines += cards.timeline(t, events, people)
+    lines += cards.timeline(t, report, events, people)
     body = Outbound("\n".join(lines), title=f"📄 {report.code}", to=_private(ctx))
     return [body, await actions(ctx, report, officer, files=f.files)]
 
@@ -832,21 +848,27 @@ async def remove_officer(ctx: Ctx, user_id: int) -> list[Outbound]:
     if user.external_id in admins:
         return [Outbound(t._("Admins are set in TINBAO_ADMIN_IDS; change it there."))]
     name = cards.officer_name(t, user)
+    removed = await queue.remove_officer(ctx.session, user, ctx.now)
     replies: list[Outbound] = []
-    for report_id in await queue.release_all(ctx.session, user, ctx.now):
+    for report_id in removed.released:
         report = await ctx.session.get(Report, report_id)
         if report is not None:
             await ctx.session.refresh(report)
             replies += await cards.card_updates(ctx.session, ctx.services.settings, report, ctx.now)
-    await queue.set_role(ctx.session, user.channel, user.external_id, "resident", now=ctx.now)
     log.info("officer %s removed by %s", user.external_id, ctx.inbound.user_id)
-    replies.append(
-        Outbound(
-            t._(
-                "{name} is no longer an officer. Their open reports went back to the queue."
-            ).format(name=name)
-        )
-    )
+    text = t._("{name} is no longer an officer.").format(name=name)
+    if removed.released:
+        text += " " + t.ngettext(
+            "{n} report they were reviewing went back to the queue.",
+            "{n} reports they were reviewing went back to the queue.",
+            len(removed.released),
+        ).format(n=len(removed.released))
+    if removed.kept:
+        text += "\n" + t._(
+            "Still in their name (verified or forwarded): {codes}. Give them to someone else "
+            "with /xem and Reassign."
+        ).format(codes=", ".join(r.code or "" for r in removed.kept))
+    replies.append(Outbound(text))
     return replies
 
 

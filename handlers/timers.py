@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from handlers import cards, followup
 from handlers.core import Button, Inbound, Outbound, Outbox
 from handlers.delivery import deliver
-from handlers.i18n import N_, VIETNAM, Translator, translator
+from handlers.i18n import DEFAULT_LANGUAGE, N_, VIETNAM, Translator, translator
 from handlers.services import Services
 from storage import queue
 from storage.models import Report, User
@@ -57,7 +57,7 @@ async def tick(services: Services, outbox: Outbox, channel: str) -> int:
             )
             officer = await session.get(User, former) if former else None
             if officer is not None and officer.channel == channel:
-                t = translator(officer.language or "vi")
+                t = translator(officer.language or DEFAULT_LANGUAGE)
                 replies.append(
                     Outbound(
                         t._(

@@ -180,8 +180,27 @@ async def touch(session: AsyncSession, report_id: int, now: datetime) -> None:
     )
 
 
-async def release_all(session: AsyncSession, officer: User, now: datetime) -> list[int]:
-    """Return an officer's claimed reports to the queue (they are leaving); returns their ids."""
+@dataclass
+class Removed:
+    """What removing an officer did: reports back in the queue, and reports still theirs."""
+
+    released: list[int]
+    kept: list[Report]  # verified or forwarded: an admin reassigns them, nothing is undone
+
+
+async def remove_officer(session: AsyncSession, officer: User, now: datetime) -> Removed:
+    """Make an officer a resident again: their reports in review go back to the queue, and
+    the cards in their private chat are forgotten, so no report reaches them any more."""
+    assert officer.id is not None
+    released = await _release_all(session, officer, now)
+    kept = [r for r in await assigned_to(session, officer.id, limit=10_000) if r.status in OPEN]
+    await session.execute(delete(ReportCard).where(col(ReportCard.chat_id) == officer.external_id))
+    await set_role(session, officer.channel, officer.external_id, "resident", now=now)
+    return Removed(released, kept)
+
+
+async def _release_all(session: AsyncSession, officer: User, now: datetime) -> list[int]:
+    """Return an officer's reports in review to the queue; returns their ids."""
     assert officer.id is not None
     released = []
     for report in await assigned_to(session, officer.id, limit=10_000):
@@ -204,22 +223,40 @@ async def release_all(session: AsyncSession, officer: User, now: datetime) -> li
 
 
 async def reassign(
-    session: AsyncSession, report_id: int, officer_id: int, now: datetime
-) -> str | None:
-    """Give an open report to another officer; returns the status it had, or None if closed."""
-    report = await session.get(Report, report_id, with_for_update=True)
-    if report is None or report.status not in OPEN:
-        return None
-    previous = report.status
-    report.assignee_id = officer_id
-    report.claimed_at = now
-    report.last_action_at = now
-    report.updated_at = now
-    if report.status == "new":
-        report.status = "in_review"
-    session.add(report)
-    await session.flush()
-    return previous
+    session: AsyncSession,
+    report_id: int,
+    officer_id: int,
+    now: datetime,
+    *,
+    seen: str,
+    holder: int | None,
+) -> bool:
+    """Give an open report to another officer, if it is still `seen` and held by `holder`.
+
+    One conditional write, like a claim: False if the report changed meanwhile (claimed,
+    closed or given to someone else), and then nothing is changed.
+    """
+    if seen not in OPEN:
+        return False
+    result = await session.execute(
+        update(Report)
+        .where(
+            col(Report.id) == report_id,
+            col(Report.status) == seen,
+            col(Report.assignee_id).is_(None)
+            if holder is None
+            else col(Report.assignee_id) == holder,
+        )
+        .values(
+            status="in_review" if seen == "new" else seen,
+            assignee_id=officer_id,
+            claimed_at=now,
+            last_action_at=now,
+            updated_at=now,
+        )
+        .returning(col(Report.id))
+    )
+    return result.first() is not None
 
 
 async def add_event(

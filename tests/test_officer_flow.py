@@ -18,7 +18,8 @@ import pytest
 from sqlmodel import col, select
 
 from handlers.i18n import VIETNAM
-from storage.models import Report, ReportCard, ReportEvent, User
+from storage import queue
+from storage.models import Attachment, Report, ReportCard, ReportEvent, User
 from tests.conftest import Harness, running_bot
 from tests.fakebotapi import Call
 from tests.test_report_flow import JPEG, agree, joined, press, press_all
@@ -50,10 +51,18 @@ async def file_report(
     anonymous: bool = True,
     with_photo: bool = False,
     phone: str = "0912345678",
+    again: bool = False,
 ) -> str:
-    """A resident files a report through the real flow; returns its case code."""
-    calls = await agree(h, r)
-    calls = await press_all(h, r, calls, "🚨", "Đầu tư, tiền ảo", "Có, tôi bị mất tiền")
+    """A resident files a report through the real flow; returns its case code.
+
+    `again`: the resident already agreed to the privacy notice (a second report).
+    """
+    if again:
+        calls = await h.send(r.command("baocao"))
+        calls = await press_all(h, r, calls, "Đầu tư, tiền ảo", "Có, tôi bị mất tiền")
+    else:
+        calls = await agree(h, r)
+        calls = await press_all(h, r, calls, "🚨", "Đầu tư, tiền ảo", "Có, tôi bị mất tiền")
     calls = await h.send(r.text("50 triệu"))
     calls = await press(h, r, calls, "Hôm nay")
     calls = await h.send(r.text("Vietcombank 0123456789 NGUYEN VAN A"))
@@ -304,7 +313,10 @@ async def test_a_question_and_its_answer_travel_both_ways(queue_bot: Harness) ->
     assert "1 evidence file" in detail and "«📎 1»" in detail  # the photo answer, counted
 
 
-async def test_an_anonymous_reporter_is_never_shown_to_officers(queue_bot: Harness) -> None:
+async def test_an_anonymous_reporter_is_never_shown_to_officers(
+    queue_bot: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
     h = queue_bot
     r = Resident(2060123, "Phương", last_name="Nguyễn", username="phuong_ng")
     code = await file_report(h, r, anonymous=True, with_photo=True)
@@ -324,6 +336,13 @@ async def test_an_anonymous_reporter_is_never_shown_to_officers(queue_bot: Harne
         shown = repr(call.params)
         for secret in (str(r.user_id), "Phương", "Nguyễn", "phuong_ng"):
             assert secret not in shown, (secret, call.method, shown[:300])
+    # Nor in the logs, even when the reporter blocked the bot and a notice fails twice.
+    h.fake.block_chat(r.user_id)
+    await h.send(OFFICER.callback(f"o:st:{report.id}:verified"))
+    await h.tick(timedelta(minutes=3))
+    assert "blocked the bot" in caplog.text
+    for secret in (str(r.user_id), "Phương", "Nguyễn", "phuong_ng"):
+        assert secret not in caplog.text, secret
 
 
 async def test_a_contactable_reporter_is_shown_with_their_phone(queue_bot: Harness) -> None:
@@ -500,13 +519,23 @@ async def test_removing_an_officer_returns_their_reports_to_the_queue(queue_bot:
     h, r = queue_bot, Resident(2140, "Lan")
     code = await file_report(h, r)
     await claim(h, OFFICER, code)
+    verified = await file_report(h, Resident(2141, "Hoa"))
+    await claim(h, OFFICER, verified)
+    await h.send(OFFICER.callback(f"o:st:{(await report_row(h, verified)).id}:verified"))
     calls = await h.send(ADMIN.command("canbo"))
     assert OFFICER.first_name in joined(calls)
     calls = await h.send(ADMIN.command("canbo", f"xoa {OFFICER.user_id}"))
-    assert "no longer an officer" in joined(calls)
+    said = joined(calls)
+    assert "no longer an officer" in said and "1 report they were reviewing went back" in said
+    assert f"Still in their name (verified or forwarded): {verified}" in said
     assert (await report_row(h, code)).status == "new"
+    assert (await report_row(h, verified)).status == "verified"  # nothing is undone
     calls = await h.send(OFFICER.command("hangdoi"))
     assert "only for police officers" in joined(calls)
+    # The timeline still shows their steps as an officer's, not as the reporter's.
+    calls = await h.send(ADMIN.command("xem", code))
+    claimed = [line for line in joined(calls).splitlines() if line.endswith("· claimed")]
+    assert claimed and "reporter" not in claimed[0]
 
 
 async def test_the_reporter_sees_the_current_status_with_tinbao(queue_bot: Harness) -> None:
@@ -535,6 +564,11 @@ async def test_without_a_group_each_officer_gets_the_card_privately(
         await h.send(OFFICER.callback(f"o:claim:{report.id}"))
         edited = {c.chat_id for c in h.fake.calls[start:] if c.method == "editMessageText"}
         assert edited == {ADMIN.user_id, OFFICER.user_id}  # every copy shows who has it
+        # Once removed, the officer's copy is no longer kept up to date with the report.
+        start = h.fake.mark()
+        await h.send(ADMIN.command("canbo", f"xoa {OFFICER.user_id}"))
+        edited = {c.chat_id for c in h.fake.calls[start:] if c.method == "editMessageText"}
+        assert edited == {ADMIN.user_id}
 
 
 async def test_an_answer_during_another_report_needs_the_answer_button(
@@ -559,3 +593,128 @@ async def test_an_answer_during_another_report_needs_the_answer_button(
     await h.send(r.text("Khoảng 9 giờ sáng"))
     assert any("Khoảng 9 giờ sáng" in t for t in to_chat(h, OFFICER.user_id, start))
     assert (await report_row(h, code)).status == "in_review"
+
+
+async def test_with_two_open_questions_each_answer_goes_to_the_report_chosen(
+    queue_bot: Harness,
+) -> None:
+    h, r = queue_bot, Resident(2180, "Lan")
+    first = await file_report(h, r)
+    second = await file_report(h, r, again=True, phone="0987654321")
+    for code, question in ((first, "Câu hỏi thứ nhất?"), (second, "Câu hỏi thứ hai?")):
+        await claim(h, OFFICER, code)
+        await h.send(OFFICER.command("hoi", f"{code} {question}"))
+    # The resident answers the first question, asked before the second, with its own button.
+    first_id = (await report_row(h, first)).id
+    calls = await h.send(r.callback(f"ans:{first_id}"))
+    assert "Please type your answer now" in joined(calls) or "nhập câu trả lời" in joined(calls)
+    start = h.fake.mark()
+    await h.send(r.text("Trả lời câu thứ nhất"))
+    assert any(first in t for t in to_chat(h, r.user_id, start))  # the thanks names the report
+    assert [e.note for e in await events(h, first) if e.action == "answer"] == [
+        "Trả lời câu thứ nhất"
+    ]
+    assert not [e for e in await events(h, second) if e.action == "answer"]
+    assert (await report_row(h, first)).status == "in_review"
+    assert (await report_row(h, second)).status == "needs_info"
+
+
+async def test_after_a_reassignment_the_answer_reaches_the_new_officer_too(
+    queue_bot: Harness,
+) -> None:
+    h, r = queue_bot, Resident(2190, "Lan")
+    code = await file_report(h, r)
+    report = await report_row(h, code)
+    await claim(h, OFFICER, code)
+    await h.send(OFFICER.command("hoi", f"{code} Bạn còn ảnh nào không?"))
+    async with h.services.db.session() as session:
+        target = await queue.find_user(session, "telegram", str(OFFICER_VI.user_id))
+    assert target is not None
+    await h.send(ADMIN.callback(f"o:to:{report.id}:{target.id}"))
+    start = h.fake.mark()
+    await h.send(r.text("Không còn ảnh nào"))
+    assert any("Không còn ảnh nào" in t for t in to_chat(h, OFFICER_VI.user_id, start))
+    assert any("Không còn ảnh nào" in t for t in to_chat(h, OFFICER.user_id, start))  # who asked
+
+
+async def test_reassigning_a_report_that_changed_meanwhile_changes_nothing(
+    queue_bot: Harness,
+) -> None:
+    h = queue_bot
+    code = await file_report(h, Resident(2200, "Lan"))
+    report = await report_row(h, code)
+    async with h.services.db.session() as session:
+        target = await queue.find_user(session, "telegram", str(OFFICER_VI.user_id))
+        assert target is not None and report.id is not None
+        # The admin saw it new and unclaimed; an officer claimed it just before the press.
+        moved = await queue.reassign(
+            session, report.id, target.id or 0, h.now(), seen="in_review", holder=None
+        )
+    assert moved is False
+    assert (await report_row(h, code)).assignee_id is None
+    await claim(h, OFFICER, code)
+    start = h.fake.mark()
+    calls = await h.send(ADMIN.callback(f"o:to:{report.id}:{target.id}"))
+    assert code in joined(calls)
+    stored = await report_row(h, code)
+    assert stored.assignee_id == target.id and stored.status == "in_review"
+    reassigned = [e for e in await events(h, code) if e.action == "reassigned"]
+    assert len(reassigned) == 1 and reassigned[0].to_status == "in_review"
+    assert any(code in t for t in to_chat(h, OFFICER_VI.user_id, start))
+
+
+async def test_rejecting_always_asks_for_the_reason_and_the_timeline_shows_it_translated(
+    queue_bot: Harness,
+) -> None:
+    h = queue_bot
+    code = await file_report(h, Resident(2210, "Lan"))
+    report = await report_row(h, code)
+    await claim(h, OFFICER_VI, code)
+    # A hand-made "rejected" button shows the reasons instead of rejecting without one.
+    calls = await h.send(OFFICER_VI.callback(f"o:st:{report.id}:rejected"))
+    assert (await report_row(h, code)).status == "in_review"
+    await h.send(OFFICER_VI.callback(button(calls[-1], f"o:rj:{report.id}:duplicate")))
+    assert (await report_row(h, code)).status == "rejected"
+    calls = await h.send(OFFICER_VI.command("xem", code))
+    assert "«Vụ việc này đã được báo cáo trước đó.»" in joined(calls)
+
+
+async def test_a_button_press_is_answered_before_the_other_messages(queue_bot: Harness) -> None:
+    h = queue_bot
+    code = await file_report(h, Resident(2220, "Lan"))
+    card = card_calls(h, code)[-1]
+    start = h.fake.mark()
+    await h.send(OFFICER.callback(button(card, "o:claim:"), chat=GROUP))
+    methods = [c.method for c in h.fake.calls[start:] if c.method != "getUpdates"]
+    assert methods[0] == "answerCallbackQuery" and "editMessageText" in methods
+
+
+async def test_an_answer_keeps_to_the_report_s_file_limit_and_says_so(
+    tmp_path: Path, db_url: str
+) -> None:
+    async with running_bot(
+        tmp_path,
+        db_url,
+        officer_chat_id=GROUP_ID,
+        admin_ids=[OFFICER.user_id],
+        max_files_per_report=1,
+    ) as h:
+        r = Resident(2230, "Lan")
+        code = await file_report(h, r, with_photo=True)
+        await claim(h, OFFICER, code)
+        await h.send(OFFICER.command("hoi", f"{code} Bạn còn ảnh nào không?"))
+        file_id, unique = h.fake.add_file(JPEG)
+        start = h.fake.mark()
+        await h.send(r.photo(file_id, unique, size=len(JPEG)))
+        assert any("đã có 1 tệp" in t for t in to_chat(h, r.user_id, start))  # told, not lost
+        assert not [c for c in h.fake.calls[start:] if c.method == "sendPhoto"]
+        report = await report_row(h, code)
+        async with h.services.db.session() as session:
+            count = len(
+                (
+                    await session.execute(
+                        select(Attachment).where(Attachment.report_id == report.id)
+                    )
+                ).all()
+            )
+        assert count == 1

@@ -342,6 +342,11 @@ def _describe_origin(origin: MessageOrigin) -> str:
     return "unknown"
 
 
+def _where(chat_id: str) -> str:
+    """A chat as logs may name it: groups by id; a person never (they may report anonymously)."""
+    return f"chat {chat_id}" if str(chat_id).startswith("-") else "a private chat"
+
+
 class TelegramOutbox:
     """Delivers `Outbound` messages as HTML, split under Telegram's 4096-character limit."""
 
@@ -361,9 +366,9 @@ class TelegramOutbox:
                 return await self._edit(chat_id, message)
             return await self._send_text(chat_id, message)
         except Forbidden:
-            log.info("chat %s blocked the bot; message not delivered", chat_id)
+            log.info("%s blocked the bot; message not delivered", _where(chat_id))
         except BadRequest as error:
-            log.warning("Telegram refused a message to %s: %s", chat_id, error)
+            log.warning("Telegram refused a message to %s: %s", _where(chat_id), error)
         return None
 
     async def _send_text(self, chat_id: str, message: Outbound) -> str | None:
