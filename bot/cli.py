@@ -196,16 +196,14 @@ def _officer(settings: Settings, args: argparse.Namespace) -> int:
                 user_id = args.user_id.strip()
                 if args.channel == "telegram" and not user_id.lstrip("-").isdigit():
                     raise CommandError(f"{user_id!r} is not a Telegram user id (a number)")
-                admins = {str(i) for i in settings.admin_ids}
+                admin = settings.is_admin(args.channel, user_id)
                 if args.officer_command == "add":
-                    role = (
-                        "admin" if args.channel == "telegram" and user_id in admins else "officer"
-                    )
+                    role = "admin" if admin else "officer"
                     await queue.set_role(
                         session, args.channel, user_id, role, now=now, name=args.name
                     )
                     return [f"{args.channel}:{user_id} is now an {role}"]
-                if args.channel == "telegram" and user_id in admins:
+                if admin:
                     raise CommandError(
                         f"{user_id} is an admin from TINBAO_ADMIN_IDS; remove it there"
                     )

@@ -56,6 +56,10 @@ class Settings(BaseSettings):
             return [value]
         return value
 
+    def is_admin(self, channel: str, user_id: str) -> bool:
+        """Whether a user is an admin from TINBAO_ADMIN_IDS (Telegram ids)."""
+        return channel == "telegram" and user_id in {str(i) for i in self.admin_ids}
+
     @property
     def effective_database_url(self) -> str:
         """The database URL, defaulting to an SQLite file in the data directory."""

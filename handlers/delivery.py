@@ -11,6 +11,7 @@ import logging
 from datetime import datetime
 
 from handlers.core import Inbound, Outbound, Outbox
+from handlers.i18n import pick_language, translator
 from handlers.services import Services
 from storage import queue
 
@@ -32,6 +33,7 @@ async def deliver(
     """
     cards: dict[int, list[tuple[str, str]]] = {}
     notices: dict[int, bool] = {}
+    unreachable = False
     # A pop-up answers the button press: first, so the officer is not kept waiting while cards
     # are edited and files uploaded (Telegram also refuses an answer that comes too late).
     for reply in sorted(replies, key=lambda reply: not reply.toast):
@@ -40,6 +42,10 @@ async def deliver(
         except Exception:
             log.exception("sending a message failed")
             sent = None
+        if sent is None and _private_from_group(inbound, reply) and not unreachable:
+            # Telegram lets a bot write to someone only after they opened a chat with it.
+            unreachable = True
+            await _say_unreachable(outbox, inbound)
         if reply.receipt is None:
             continue
         kind, row_id = reply.receipt
@@ -51,6 +57,27 @@ async def deliver(
             notices[row_id] = notices.get(row_id, False) or sent is not None
     if cards or notices:
         await _record(services, cards, notices, services.clock(), retry)
+
+
+def _private_from_group(inbound: Inbound, reply: Outbound) -> bool:
+    """An answer to a press or command in a group, sent to the officer's private chat."""
+    return (
+        inbound.chat_type != "private"
+        and reply.to == inbound.user_id
+        and not (reply.toast or reply.edit)
+    )
+
+
+async def _say_unreachable(outbox: Outbox, inbound: Inbound) -> None:
+    t = translator(pick_language(None, inbound.language_hint))
+    text = t._(
+        "{name}, I cannot write to you privately yet. Please open a chat with me, press Start, "
+        "and try again."
+    ).format(name=inbound.user_name or t._("Officer"))
+    try:
+        await outbox.send(inbound, Outbound(text))
+    except Exception:
+        log.exception("sending a message failed")
 
 
 async def _record(

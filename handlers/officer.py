@@ -62,8 +62,7 @@ LIST_LIMIT = 10
 def role(ctx: Ctx) -> str:
     """`admin`, `officer` or `resident`, as the server knows it (never from the message)."""
     inbound = ctx.inbound
-    admins = {str(i) for i in ctx.services.settings.admin_ids}
-    if inbound.channel == "telegram" and inbound.user_id in admins:
+    if ctx.services.settings.is_admin(inbound.channel, inbound.user_id):
         return "admin"
     if ctx.user is not None and ctx.user.role in queue.STAFF:
         return ctx.user.role
@@ -794,7 +793,7 @@ async def manage(ctx: Ctx, args: str) -> list[Outbound]:
         user = await queue.set_role(
             ctx.session, ctx.inbound.channel, target, "officer", now=ctx.now
         )
-        if str(target) in {str(i) for i in ctx.services.settings.admin_ids}:
+        if ctx.services.settings.is_admin(ctx.inbound.channel, target):
             user.role = "admin"
         log.info("officer %s added by %s", target, ctx.inbound.user_id)
         return [
@@ -817,13 +816,13 @@ async def officer_list(ctx: Ctx) -> Outbound:
     """The officers and admins, with buttons to remove officers."""
     t = ctx.t
     people = await queue.staff(ctx.session, ctx.inbound.channel)
-    admins = {str(i) for i in ctx.services.settings.admin_ids}
+    settings = ctx.services.settings
     lines = []
     rows = []
     for person in people:
         kind = t._("admin") if person.role == "admin" else t._("officer")
         lines.append(f"• {cards.officer_name(t, person)} (id {person.external_id}) – {kind}")
-        if person.external_id not in admins and person.id is not None:
+        if not settings.is_admin(person.channel, person.external_id) and person.id is not None:
             label = t._("✖ Remove {name}").format(name=cards.officer_name(t, person))[:60]
             rows.append([Button(label, f"o:rm:{person.id}")])
     lines.append("")
@@ -842,10 +841,9 @@ async def remove_officer(ctx: Ctx, user_id: int) -> list[Outbound]:
     if role(ctx) != "admin":
         return refusal(ctx, "remove officer")
     user = await ctx.session.get(User, user_id)
-    admins = {str(i) for i in ctx.services.settings.admin_ids}
     if user is None or user.role not in queue.STAFF:
         return [Outbound(t._("{id} is not an officer.").format(id=user_id))]
-    if user.external_id in admins:
+    if ctx.services.settings.is_admin(user.channel, user.external_id):
         return [Outbound(t._("Admins are set in TINBAO_ADMIN_IDS; change it there."))]
     name = cards.officer_name(t, user)
     removed = await queue.remove_officer(ctx.session, user, ctx.now)

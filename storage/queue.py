@@ -121,7 +121,7 @@ async def users_by_id(session: AsyncSession, ids: set[int]) -> dict[int, User]:
 async def by_code(session: AsyncSession, code: str) -> Report | None:
     """The submitted report with this case code (case-insensitive)."""
     result = await session.execute(
-        select(Report).where(func.upper(Report.code) == code.strip().upper())
+        select(Report).where(Report.code == code.strip().upper())  # codes are stored upper-case
     )
     return result.scalar_one_or_none()
 

@@ -718,3 +718,17 @@ async def test_an_answer_keeps_to_the_report_s_file_limit_and_says_so(
                 ).all()
             )
         assert count == 1
+
+
+async def test_an_officer_who_never_opened_a_private_chat_is_told_in_the_group(
+    queue_bot: Harness,
+) -> None:
+    h = queue_bot
+    code = await file_report(h, Resident(2240, "Lan"))
+    report = await report_row(h, code)
+    h.fake.block_chat(OFFICER.user_id)  # as Telegram answers before they pressed Start
+    start = h.fake.mark()
+    await h.send(OFFICER.callback(f"o:view:{report.id}", chat=GROUP))
+    said = to_chat(h, GROUP_ID, start)
+    assert len(said) == 1 and "cannot write to you privately" in said[0]
+    assert OFFICER.first_name in said[0] and code not in said[0]  # no report data in the group
