@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -130,11 +131,12 @@ def _summary(t: Translator, figures: queue.DayFigures, now: datetime, chat: str)
     return Outbound(text, [[Button(t._("📋 Queue"), "o:queue")]], to=chat, title=title)
 
 
-async def run_forever(services: Services, outbox: Outbox, channel: str) -> None:
-    """Run the timers every `TINBAO_TIMER_SECONDS` until cancelled."""
+async def run_forever(services: Services, once: Callable[[], Awaitable[object]]) -> None:
+    """Run `once` (the channel's timers: `tick` and what the channel adds) every
+    `TINBAO_TIMER_SECONDS` until cancelled."""
     while True:
         try:
-            await tick(services, outbox, channel)
+            await once()
         except asyncio.CancelledError:
             raise
         except Exception:

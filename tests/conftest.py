@@ -106,12 +106,11 @@ class Harness:
         return utcnow() + self.offset
 
     async def tick(self, advance: timedelta = timedelta(0)) -> int:
-        """Move the clock forward and run the review queue's timers once, as the loop does."""
+        """Move the clock forward and run the timers once, as the loop does."""
         self.offset += advance
-        from bot.channels.telegram import CHANNEL, TelegramOutbox
-        from handlers import timers
+        from bot.channels.telegram import run_timers
 
-        return await timers.tick(self.services, TelegramOutbox(self.application.bot), CHANNEL)
+        return await run_timers(self.application)
 
     def _event(self, update_id: int) -> asyncio.Event:
         return self.handled.setdefault(update_id, asyncio.Event())

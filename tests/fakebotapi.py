@@ -608,6 +608,7 @@ class FakeBotAPI:
             "getWebhookInfo": self._get_webhook_info,
             "setMyCommands": self._set_my_commands,
             "getMyCommands": self._get_my_commands,
+            "deleteMyCommands": self._delete_my_commands,
             "getChat": self._get_chat,
             "getFile": self._get_file,
             "deleteMessage": self._delete_message,
@@ -679,6 +680,10 @@ class FakeBotAPI:
     async def _set_my_commands(self, params: dict[str, Any]) -> bool:
         commands = params.get("commands")
         self._commands[self._commands_key(params)] = commands if isinstance(commands, list) else []
+        return True
+
+    async def _delete_my_commands(self, params: dict[str, Any]) -> bool:
+        self._commands.pop(self._commands_key(params), None)
         return True
 
     async def _get_my_commands(self, params: dict[str, Any]) -> list[Any]:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from sqlmodel import col, select
+from telegram import BotCommandScopeChat
 
 from handlers.i18n import VIETNAM
 from storage import queue
@@ -732,3 +733,20 @@ async def test_an_officer_who_never_opened_a_private_chat_is_told_in_the_group(
     said = to_chat(h, GROUP_ID, start)
     assert len(said) == 1 and "cannot write to you privately" in said[0]
     assert OFFICER.first_name in said[0] and code not in said[0]  # no report data in the group
+
+
+async def test_officers_find_their_commands_in_their_private_menu(queue_bot: Harness) -> None:
+    h = queue_bot
+    await h.send(OFFICER.command("hangdoi"))  # the English-speaking officer's app says "en"
+    await h.tick()
+    bot = h.application.bot
+    vi = [
+        c.command for c in await bot.get_my_commands(scope=BotCommandScopeChat(OFFICER_VI.user_id))
+    ]
+    assert vi[:2] == ["baocao", "tinbao"] and {"hangdoi", "xem", "hoi"} <= set(vi)
+    en = [c.command for c in await bot.get_my_commands(scope=BotCommandScopeChat(OFFICER.user_id))]
+    assert en[:2] == ["report", "myreports"] and {"queue", "view", "ask"} <= set(en)
+    # A removed officer's menu goes back to the residents' one.
+    await h.send(ADMIN.command("canbo", f"xoa {OFFICER.user_id}"))
+    await h.tick()
+    assert not await bot.get_my_commands(scope=BotCommandScopeChat(OFFICER.user_id))

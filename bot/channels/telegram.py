@@ -12,6 +12,7 @@ import contextlib
 import html
 import logging
 from collections.abc import Awaitable
+from datetime import datetime, timedelta
 from typing import Any
 
 from telegram import (
@@ -44,7 +45,7 @@ from telegram.ext import (
 from bot.settings import Settings
 from handlers import officer, router, timers
 from handlers.core import Forwarded, Inbound, IncomingFile, Outbound
-from handlers.i18n import check_catalogs, translator
+from handlers.i18n import check_catalogs, pick_language, translator
 from handlers.services import Services
 from storage import queue
 
@@ -135,10 +136,66 @@ async def _on_start(application: Application) -> None:
     async with services.db.session() as session:
         await queue.sync_admins(session, CHANNEL, admins, services.clock())
     await register_commands(application)
-    outbox = TelegramOutbox(application.bot)
+    application.bot_data["menus"] = OfficerMenus()
     application.bot_data["timers"] = asyncio.get_running_loop().create_task(
-        timers.run_forever(services, outbox, CHANNEL), name="tinbao-timers"
+        timers.run_forever(services, lambda: run_timers(application)), name="tinbao-timers"
     )
+
+
+async def run_timers(application: Application) -> int:
+    """One round of the timers: the review queue's, then the officers' command menus."""
+    services: Services = application.bot_data["services"]
+    sent = await timers.tick(services, TelegramOutbox(application.bot), CHANNEL)
+    await application.bot_data["menus"].sync(application.bot, services)
+    return sent
+
+
+class OfficerMenus:
+    """Officers and admins find their commands in the menu of their private chat too.
+
+    Telegram keeps a command menu per chat (`BotCommandScopeChat`). Staff are added and removed
+    in the database (by the bot, the CLI or another process), so each round of the timers
+    compares them with the menus this process has set. A chat Telegram refuses (the officer
+    never opened one with the bot) is tried again after `RETRY`.
+    """
+
+    RETRY = timedelta(minutes=10)
+
+    def __init__(self) -> None:
+        self.done: dict[str, str] = {}  # external id → the language of the menu set there
+        self.failed: dict[str, datetime] = {}
+
+    async def sync(self, bot: Any, services: Services) -> None:
+        async with services.db.session() as session:
+            people = {
+                user.external_id: pick_language(user.language, None)
+                for user in await queue.staff(session, CHANNEL)
+            }
+        now = services.clock()
+        for user_id, language in people.items():
+            tried = self.failed.get(user_id)
+            if self.done.get(user_id) == language or (tried and now - tried < self.RETRY):
+                continue
+            t = translator(language)
+            commands = [
+                BotCommand(name if language == "vi" else alias, t._(about))
+                for name, alias, _, about in (*router.MENU, *officer.MENU)
+            ]
+            try:
+                await bot.set_my_commands(commands, scope=BotCommandScopeChat(int(user_id)))
+            except TelegramError as error:
+                self.failed[user_id] = now
+                log.info("could not set an officer's command menu: %s", error)
+                continue
+            self.done[user_id] = language
+            self.failed.pop(user_id, None)
+        for user_id in [user_id for user_id in self.done if user_id not in people]:
+            try:
+                await bot.delete_my_commands(scope=BotCommandScopeChat(int(user_id)))
+            except TelegramError as error:
+                log.info("could not reset a former officer's command menu: %s", error)
+                continue
+            del self.done[user_id]
 
 
 async def _on_stop(application: Application) -> None:
