@@ -166,7 +166,7 @@ def _schedule_album_ack(
 
     async def acknowledge() -> None:
         async with services.db.session() as session:
-            if not await intake.report_store.claim_album_ack(session, key, services.clock()):
+            if not await intake.report_store.take_once(session, f"album:{key}", services.clock()):
                 return
             user = await get_user(session, inbound.channel, inbound.user_id)
             ctx = Ctx(services, session, inbound, user, t, services.clock())

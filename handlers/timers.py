@@ -1,7 +1,7 @@
 """The review queue's timers: overdue reports, expired claims, the daily summary, retries.
 
 Their state lives in the database (the report's `queued_at`, `escalated_at`, `last_action_at`,
-`announced_at`; a notice's `notified_at`; one `jobmark` row per daily summary), and each is
+`announced_at`; a notice's `notified_at`; one `oncemark` row per daily summary), and each is
 taken by one conditional write. So a restart loses none of them, and with several bot
 processes each fires exactly once, in whichever process gets there first.
 """
@@ -21,6 +21,7 @@ from handlers.delivery import deliver
 from handlers.i18n import DEFAULT_LANGUAGE, N_, VIETNAM, Translator, translator
 from handlers.services import Services
 from storage import queue
+from storage import reports as report_store
 from storage.models import Report, User
 
 log = logging.getLogger(__name__)
@@ -97,7 +98,7 @@ async def _daily_summary(services: Services, session: AsyncSession, channel: str
     if hour < 0 or local.hour < hour:
         return []
     chats = await cards.officer_chats(session, settings, channel)
-    if not chats or not await queue.take_job(
+    if not chats or not await report_store.take_once(
         session, f"summary:{channel}:{local.date().isoformat()}", now
     ):
         return []

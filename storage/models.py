@@ -227,13 +227,6 @@ class PendingInput(SQLModel, table=True):
     expires_at: datetime = _ts(default=utcnow)
 
 
-class JobMark(SQLModel, table=True):
-    """Scheduled work already done (e.g. one day's summary): whoever inserts the key does it."""
-
-    key: str = Field(max_length=64, primary_key=True)
-    created_at: datetime = _ts(default=utcnow)
-
-
 class ProcessedUpdate(SQLModel, table=True):
     """Updates already handled, so a re-delivered one has a single effect."""
 
@@ -251,8 +244,9 @@ class CaseCounter(SQLModel, table=True):
     last: int = 0
 
 
-class AlbumAck(SQLModel, table=True):
-    """Albums already acknowledged: one conditional insert makes the acknowledgement happen once."""
+class OnceMark(SQLModel, table=True):
+    """Things done once across processes: an album's acknowledgement (`album:…`), a timer's
+    job such as one day's summary (`summary:…`). Whoever inserts the key does the thing."""
 
     key: str = Field(max_length=128, primary_key=True)
     created_at: datetime = _ts(default=utcnow)

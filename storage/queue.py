@@ -18,7 +18,6 @@ from sqlmodel import col, select
 
 from storage.models import (
     Indicator,
-    JobMark,
     PendingInput,
     Report,
     ReportCard,
@@ -597,17 +596,6 @@ async def mark_notified(session: AsyncSession, event_id: int, now: datetime | No
     await session.execute(
         update(ReportEvent).where(col(ReportEvent.id) == event_id).values(notified_at=now)
     )
-
-
-async def take_job(session: AsyncSession, key: str, now: datetime) -> bool:
-    """True for exactly one caller per key, whichever process asks first."""
-    result = await session.execute(
-        insert(session, JobMark)
-        .values(key=key, created_at=now)
-        .on_conflict_do_nothing()
-        .returning(JobMark.key)
-    )
-    return result.first() is not None
 
 
 @dataclass(frozen=True)

@@ -13,10 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from storage.models import (
-    AlbumAck,
     Attachment,
     CaseCounter,
     Indicator,
+    OnceMark,
     Report,
     ReportEvent,
     ReportIndicator,
@@ -109,13 +109,13 @@ async def count_album(session: AsyncSession, report_id: int, media_group_id: str
     return int(result.scalar_one())
 
 
-async def claim_album_ack(session: AsyncSession, key: str, now: datetime) -> bool:
-    """True exactly once per album key: whoever inserts the row sends the acknowledgement."""
+async def take_once(session: AsyncSession, key: str, now: datetime) -> bool:
+    """True for exactly one caller per key, whichever process asks first (it does the thing)."""
     statement = (
-        insert(session, AlbumAck)
+        insert(session, OnceMark)
         .values(key=key, created_at=now)
         .on_conflict_do_nothing()
-        .returning(AlbumAck.key)
+        .returning(OnceMark.key)
     )
     return (await session.execute(statement)).first() is not None
 
