@@ -126,20 +126,12 @@ async def by_code(session: AsyncSession, code: str) -> Report | None:
 
 
 async def claim(session: AsyncSession, report_id: int, officer_id: int, now: datetime) -> bool:
-    """Claim a new report for an officer; False if someone else already has it."""
-    result = await session.execute(
-        update(Report)
-        .where(col(Report.id) == report_id, col(Report.status) == "new")
-        .values(
-            status="in_review",
-            assignee_id=officer_id,
-            claimed_at=now,
-            last_action_at=now,
-            updated_at=now,
-        )
-        .returning(col(Report.id))
-    )
-    return result.first() is not None
+    """Claim a new report for an officer; False if someone else already has it.
+
+    One conditional write (`UPDATE … WHERE status = 'new'`): of officers pressing at once,
+    exactly one wins.
+    """
+    return await reassign(session, report_id, officer_id, now, seen="new", holder=None)
 
 
 async def move(
