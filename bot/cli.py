@@ -105,6 +105,12 @@ def _parser() -> argparse.ArgumentParser:
         "extract", help="print the phones, accounts, links… found in a message read on stdin"
     )
     extract.set_defaults(func=_extract)
+
+    check = commands.add_parser(
+        "check", help="has this phone, account, link or e-mail been reported? (JSON)"
+    )
+    check.add_argument("value", nargs="+", help="what to check, e.g. 0912345678")
+    check.set_defaults(func=_check)
     return parser
 
 
@@ -289,6 +295,33 @@ def _extract(settings: Settings, args: argparse.Namespace) -> int:
             )
         )
     return 0
+
+
+def _check(settings: Settings, args: argparse.Namespace) -> int:
+    """The bot's instant check as JSON: counts and dates, never who reported."""
+    from handlers import check
+
+    text = " ".join(args.value)
+
+    async def go() -> list[check.Verdict]:
+        db = await open_database(settings)
+        try:
+            async with db.session() as session:
+                return await check.check(session, settings, text)
+        finally:
+            await db.dispose()
+
+    verdicts = asyncio.run(go())
+    if not verdicts:
+        print("tinbao: no phone number, account, link or e-mail found in that", file=sys.stderr)
+    print(
+        json.dumps(
+            {"input": text, "verdicts": [v.as_json() for v in verdicts]},
+            ensure_ascii=False,
+            indent=2,
+        )
+    )
+    return 0 if verdicts else 1
 
 
 if __name__ == "__main__":

@@ -30,6 +30,10 @@ class Settings(BaseSettings):
     # Telegram user ids that are admins from the start ("1234,5678").
     admin_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
 
+    # The instant check shows a value as reported from this many distinct residents (or once an
+    # officer verified a report of it), so that nobody can smear a number alone.
+    check_min_reporters: int = Field(default=2, ge=1)
+
     # The review queue's timers (documented in .env.example).
     escalate_after_minutes: int = Field(default=60, ge=1)
     claim_timeout_hours: float = Field(default=24.0, gt=0)

@@ -71,6 +71,7 @@ def main_menu(t: Translator, greeting: str | None = None) -> Outbound:
         greeting or t._("What would you like to do?"),
         buttons=[
             [Button(t._("🚨 Report a scam"), "menu:report")],
+            [Button(t._("🔎 Check a number or link"), "menu:check")],
             [Button(t._("📂 My reports"), "menu:mine")],
             [Button(t._("❓ Help"), "menu:help"), Button(t._("🌐 Language"), "menu:lang")],
         ],
@@ -83,6 +84,7 @@ def help_text(t: Translator) -> Outbound:
         t._(
             "I help you report scams to the police.\n\n"
             "/baocao – report a scam\n"
+            "/kiemtra – check a phone number, account or link before you pay\n"
             "/tinbao – your reports and their status\n"
             "/huy – cancel the report you are writing\n"
             "/ngonngu – change the language\n"

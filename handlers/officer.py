@@ -14,12 +14,12 @@ from typing import cast
 
 from handlers import cards, followup
 from handlers.cards import REJECT_REASONS, SPAM_REASON, status_name
-from handlers.context import Ctx
+from handlers.context import Ctx, fold
 from handlers.core import Button, FileKind, Outbound, OutFile
 from handlers.extract import extract_indicators
 from handlers.i18n import DEFAULT_LANGUAGE, N_, Translator, translator
 from handlers.texts import category_label
-from storage import queue
+from storage import intel, queue
 from storage import reports as report_store
 from storage.models import Attachment, PendingInput, Report, User
 
@@ -34,6 +34,7 @@ MENU = (
     ("ghichu", "note", "note", N_("Add a note: /ghichu TB-2611-0001 text")),
     ("hoi", "ask", "ask", N_("Ask the reporter: /hoi TB-2611-0001 question")),
     ("trangthai", "status", "status", N_("Change a report's status: /trangthai TB-2611-0001")),
+    ("tenmien", "domains", "domains", N_("Block or trust a website for /kiemtra")),
     ("canbo", "officers", "officers", N_("Manage officers (admins)")),
 )
 COMMANDS = {
@@ -139,6 +140,8 @@ async def on_command(ctx: Ctx, action: str) -> list[Outbound]:
         return await manage(ctx, args)
     if action == "search":
         return await search(ctx, args)
+    if action == "domains":
+        return [await domains(ctx, officer, args)]
     code_match = CODE.search(args)
     if code_match is None:
         usage = {
@@ -868,6 +871,59 @@ async def remove_officer(ctx: Ctx, user_id: int) -> list[Outbound]:
         ).format(codes=", ".join(r.code or "" for r in removed.kept))
     replies.append(Outbound(text))
     return replies
+
+
+# /tenmien's verbs, folded (Vietnamese without accents, and English).
+DOMAIN_VERBS = {
+    "chan": "deny", "block": "deny", "deny": "deny",
+    "tin": "allow", "tincay": "allow", "tin cay": "allow", "allow": "allow", "trust": "allow",
+    "xoa": "remove", "bo": "remove", "remove": "remove",
+}  # fmt: skip
+
+
+async def domains(ctx: Ctx, officer: User, args: str) -> Outbound:
+    """The websites officers blocked or trusted, which the instant check believes first."""
+    t = ctx.t
+    verb, _, value = args.strip().partition(" ")
+    action = DOMAIN_VERBS.get(fold(verb))
+    if not args.strip():
+        allow, deny = await intel.domain_rules(ctx.session)
+        lines = [
+            t._("🚫 Blocked: {domains}").format(domains=", ".join(deny) or "–"),
+            t._("✅ Trusted: {domains}").format(domains=", ".join(allow) or "–"),
+            "",
+            t._(
+                "Block: /tenmien chan example.com · trust: /tenmien tin example.com · "
+                "remove: /tenmien xoa example.com"
+            ),
+        ]
+        return Outbound("\n".join(lines), title=t._("🌐 Websites for /kiemtra"))
+    found = [i.value for i in extract_indicators(value) if i.kind == "domain"]
+    if action is None or not found:
+        return Outbound(
+            t._(
+                "Write what to do and the website, for example: /tenmien chan example.com "
+                "(block), /tenmien tin example.com (trust) or /tenmien xoa example.com."
+            )
+        )
+    domain = found[0]
+    if action == "remove":
+        removed = await intel.remove_domain_rule(ctx.session, domain)
+        text = (
+            t._("{domain} is no longer on either list.")
+            if removed
+            else t._("{domain} was on neither list.")
+        )
+        return Outbound(text.format(domain=domain))
+    await intel.set_domain_rule(ctx.session, domain, action, officer.id, ctx.now)
+    log.info("domain %s %s by officer %s", domain, action, officer.id)
+    if action == "deny":
+        return Outbound(
+            t._("🚫 {domain} is blocked: /kiemtra now calls it dangerous.").format(domain=domain)
+        )
+    return Outbound(
+        t._("✅ {domain} is trusted: /kiemtra no longer warns about it.").format(domain=domain)
+    )
 
 
 def help_text(t: Translator) -> Outbound:

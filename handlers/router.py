@@ -11,12 +11,11 @@ from __future__ import annotations
 import logging
 import unicodedata
 
-from handlers import cards, followup, intake, officer
+from handlers import cards, check, followup, intake, officer
 from handlers import evidence as evidence_store
 from handlers.context import Ctx
 from handlers.core import Inbound, Outbound, Outbox
 from handlers.delivery import deliver
-from handlers.extract import extract_indicators
 from handlers.i18n import LANGUAGES, N_, Translator, pick_language, translator
 from handlers.menu import (
     accept,
@@ -39,6 +38,7 @@ log = logging.getLogger(__name__)
 # The command menu: Vietnamese name, English alias, action, description (DESIGN.md).
 MENU = (
     ("baocao", "report", "report", N_("Report a scam")),
+    ("kiemtra", "check", "check", N_("Check a number, account or link")),
     ("tinbao", "myreports", "mine", N_("My reports and their status")),
     ("huy", "cancel", "cancel", N_("Cancel the report in progress")),
     ("ngonngu", "language", "language", N_("Change language")),
@@ -259,6 +259,10 @@ async def _dispatch(ctx: Ctx, prepared: list[intake.PreparedFile]) -> list[Outbo
         return await officer.search(ctx, text.strip())  # an officer sent just a case code
     if not ctx.consented and officer.is_staff(ctx) and not (inbound.files or inbound.forwarded):
         return [officer.help_text(t)]
+    if not ctx.consented and not (inbound.files or inbound.forwarded):
+        checked = await _check(ctx, text, links=tuple(inbound.links))
+        if checked:
+            return checked  # a check stores nothing, so it needs no consent
     if not ctx.consented:
         replies = [
             consent_screen(t, days, "report" if inbound.files or inbound.forwarded else "menu")
@@ -296,18 +300,22 @@ async def _dispatch(ctx: Ctx, prepared: list[intake.PreparedFile]) -> list[Outbo
         return [main_menu(t)]
     if dialogue is not None:
         return await intake.on_text(ctx, dialogue, text)
-    if extract_indicators(text, inbound.links):
-        return [
-            main_menu(
-                t,
-                t._(
-                    "I see a phone number, account or link in your message. If you were "
-                    "scammed or something looks suspicious, press Report a scam and I will "
-                    "guide you."
-                ),
-            )
-        ]
+    checked = await _check(ctx, text, links=tuple(inbound.links))
+    if checked:
+        return checked  # a number, account or link sent on its own: say what is known of it
     return [main_menu(t, t._("Hello! I'm tinbao. What would you like to do?"))]
+
+
+async def _check(
+    ctx: Ctx, text: str, *, links: tuple[str, ...] = (), usage: bool = False
+) -> list[Outbound]:
+    """The instant check of the values in `text`; with `usage`, explain /kiemtra if empty."""
+    if not text.strip() and not links:
+        return [check.usage(ctx.t)] if usage else []
+    verdicts = await check.check(ctx.session, ctx.services.settings, text, links)
+    if not verdicts:
+        return [check.nothing_found(ctx.t)] if usage else []
+    return [check.message(ctx.t, verdicts)]
 
 
 def _unsupported(ctx: Ctx, kind: str, dialogue: object) -> list[Outbound]:
@@ -376,6 +384,9 @@ async def _on_command(ctx: Ctx, name: str) -> list[Outbound]:
         return [language_menu(t)]
     if action == "mine":
         return [await my_reports(ctx)]
+    if action == "check":
+        # Nothing is stored, so a check needs no consent: anyone may ask before paying.
+        return await _check(ctx, ctx.inbound.args, usage=True)
     if action is None:
         return [
             Outbound(t._("I don't know the command /{name}.").format(name=name[:32])),
@@ -416,6 +427,8 @@ async def _on_button(ctx: Ctx, data: str) -> list[Outbound]:
             return [consent_screen(translator(rest), days)]
         confirmed = await change_language(ctx, rest)
         return [confirmed, *await _where_we_are(ctx)]
+    if kind == "menu" and rest == "check":
+        return [check.ask(ctx.t)]  # the value sent next is checked; no consent needed
     if not ctx.consented:
         return [consent_screen(ctx.t, days)]
     t = ctx.t

@@ -227,6 +227,21 @@ class PendingInput(SQLModel, table=True):
     expires_at: datetime = _ts(default=utcnow)
 
 
+class DomainRule(SQLModel, table=True):
+    """A registrable domain officers marked as known good (allow) or known bad (deny).
+
+    The instant check's link analysis trusts these over its own guesses.
+    """
+
+    domain: str = Field(max_length=253, primary_key=True)
+    verdict: str = Field(max_length=8)  # "allow" or "deny"
+    added_by: int | None = Field(
+        default=None,
+        sa_column=sa.Column(sa.Integer, sa.ForeignKey("user.id", ondelete="SET NULL")),
+    )
+    created_at: datetime = _ts(default=utcnow)
+
+
 class ProcessedUpdate(SQLModel, table=True):
     """Updates already handled, so a re-delivered one has a single effect."""
 

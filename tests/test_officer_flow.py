@@ -744,9 +744,9 @@ async def test_officers_find_their_commands_in_their_private_menu(queue_bot: Har
     vi = [
         c.command for c in await bot.get_my_commands(scope=BotCommandScopeChat(OFFICER_VI.user_id))
     ]
-    assert vi[:2] == ["baocao", "tinbao"] and {"hangdoi", "xem", "hoi"} <= set(vi)
+    assert vi[:2] == ["baocao", "kiemtra"] and {"hangdoi", "xem", "hoi"} <= set(vi)
     en = [c.command for c in await bot.get_my_commands(scope=BotCommandScopeChat(OFFICER.user_id))]
-    assert en[:2] == ["report", "myreports"] and {"queue", "view", "ask"} <= set(en)
+    assert en[:2] == ["report", "check"] and {"queue", "view", "ask"} <= set(en)
     # A removed officer's menu goes back to the residents' one.
     await h.send(ADMIN.command("canbo", f"xoa {OFFICER.user_id}"))
     await h.tick()

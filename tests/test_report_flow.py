@@ -577,8 +577,8 @@ async def test_commands_are_registered_in_both_languages(harness: Harness) -> No
     by_language = {c.params.get("language_code"): c.params["commands"] for c in calls}
     vi = [c["command"] for c in by_language["vi"]]
     en = [c["command"] for c in by_language["en"]]
-    assert vi == ["baocao", "tinbao", "huy", "ngonngu", "trogiup"]
-    assert en == ["report", "myreports", "cancel", "language", "help"]
+    assert vi == ["baocao", "kiemtra", "tinbao", "huy", "ngonngu", "trogiup"]
+    assert en == ["report", "check", "myreports", "cancel", "language", "help"]
     assert by_language[None] == by_language["vi"]
 
 

@@ -1,0 +1,114 @@
+"""What the reports say about one phone number, account, link or e-mail: the instant check.
+
+Only counts and dates leave this module: never who reported, nor what they wrote.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import and_, delete, exists, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from storage.models import DomainRule, Indicator, Report, ReportEvent, ReportIndicator
+from storage.sql import insert
+
+# Reports that count: submitted and not dismissed (drafts, rejected and spam do not).
+COUNTED = ("new", "in_review", "needs_info", "verified", "forwarded", "closed")
+
+
+@dataclass(frozen=True)
+class Sighting:
+    """How often an indicator was reported."""
+
+    reporters: int  # distinct residents
+    reports: int
+    first_at: datetime | None
+    last_at: datetime | None
+    verified: bool  # an officer verified a report carrying it
+
+
+NONE = Sighting(0, 0, None, None, False)
+
+
+async def sighting(session: AsyncSession, kind: str, values: Sequence[str]) -> Sighting:
+    """Reports carrying any of `values` (one indicator's equivalent forms) of `kind`."""
+    if not values:
+        return NONE
+    linked = (
+        select(
+            col(Report.id), col(Report.reporter_id), col(Report.submitted_at), col(Report.status)
+        )
+        .join(ReportIndicator, col(ReportIndicator.report_id) == col(Report.id))
+        .join(Indicator, col(Indicator.id) == col(ReportIndicator.indicator_id))
+        .where(
+            col(Indicator.kind) == kind,
+            col(Indicator.value).in_(list(values)),
+            col(Report.status).in_(COUNTED),
+        )
+        .subquery()
+    )
+    row = (
+        await session.execute(
+            select(
+                func.count(func.distinct(linked.c.reporter_id)),
+                func.count(func.distinct(linked.c.id)),
+                func.min(linked.c.submitted_at),
+                func.max(linked.c.submitted_at),
+            )
+        )
+    ).one()
+    if not row[1]:
+        return NONE
+    verified_event = exists().where(
+        col(ReportEvent.report_id) == linked.c.id, col(ReportEvent.to_status) == "verified"
+    )
+    verified = (
+        await session.execute(
+            select(linked.c.id)
+            .where(
+                or_(
+                    linked.c.status.in_(("verified", "forwarded")),
+                    and_(linked.c.status == "closed", verified_event),
+                )
+            )
+            .limit(1)
+        )
+    ).first() is not None
+    return Sighting(int(row[0]), int(row[1]), row[2], row[3], verified)
+
+
+# ------------------------------------------------------------------------- domain allow / deny
+
+
+async def domain_rules(session: AsyncSession) -> tuple[list[str], list[str]]:
+    """The domains officers allowed and denied (few: read whole for each check)."""
+    rows = (await session.execute(select(col(DomainRule.domain), col(DomainRule.verdict)))).all()
+    allow = sorted(domain for domain, verdict in rows if verdict == "allow")
+    deny = sorted(domain for domain, verdict in rows if verdict == "deny")
+    return allow, deny
+
+
+async def set_domain_rule(
+    session: AsyncSession, domain: str, verdict: str, user_id: int | None, now: datetime
+) -> None:
+    """Allow or deny a registrable domain (replacing an earlier rule for it)."""
+    await session.execute(
+        insert(session, DomainRule)
+        .values(domain=domain, verdict=verdict, added_by=user_id, created_at=now)
+        .on_conflict_do_update(
+            index_elements=["domain"],
+            set_={"verdict": verdict, "added_by": user_id, "created_at": now},
+        )
+    )
+
+
+async def remove_domain_rule(session: AsyncSession, domain: str) -> bool:
+    """Forget the rule for a domain; False if it had none."""
+    result = await session.execute(
+        delete(DomainRule).where(col(DomainRule.domain) == domain).returning(col(DomainRule.domain))
+    )
+    return result.first() is not None
