@@ -18,7 +18,7 @@ from handlers.draft import DraftIndicator
 from handlers.i18n import DEFAULT_LANGUAGE, N_, VIETNAM, Translator, translator
 from handlers.intake import display_value, format_phone
 from handlers.texts import category_label
-from storage import queue
+from storage import intel, queue
 from storage import reports as report_store
 from storage.models import Report, ReportEvent, User
 
@@ -148,7 +148,8 @@ class Facts:
     linked: list[queue.Linked]
     files: int
     assignee: User | None
-    shared: int
+    shared: int  # other reports sharing an indicator with it
+    cluster: int  # reports linked to it through shared indicators, transitively, itself included
 
     @property
     def code(self) -> str:
@@ -163,7 +164,17 @@ async def facts(session: AsyncSession, report: Report) -> Facts:
     files, _ = await report_store.evidence_totals(session, report.id)
     assignee = await session.get(User, report.assignee_id) if report.assignee_id else None
     shared = len({code for item in linked for code in item.others})
-    return Facts(report, linked, files, assignee, shared)
+    size = len(await intel.cluster(session, report.id)) if shared else 1
+    return Facts(report, linked, files, assignee, shared, size)
+
+
+def cluster_line(t: Translator, f: Facts) -> str:
+    """How big the web of reports linked to this one is (through other reports too)."""
+    return t.ngettext(
+        "🕸 Linked, through other reports too, to {n} report in all: /chiso {code}",
+        "🕸 Linked, through other reports too, to {n} reports in all: /chiso {code}",
+        f.cluster - 1,
+    ).format(n=f.cluster - 1, code=f.code)
 
 
 def card(
@@ -196,6 +207,8 @@ def card(
                 f.shared,
             ).format(n=f.shared)
         )
+    if f.cluster > f.shared + 1:
+        lines.append(cluster_line(t, f))
     lines.append(
         t.ngettext("📎 {n} evidence file", "📎 {n} evidence files", f.files).format(n=f.files)
     )

@@ -31,6 +31,7 @@ MENU = (
     ("cuatoi", "assigned", "assigned", N_("Reports you are handling")),
     ("xem", "view", "view", N_("Open a report: /xem TB-2611-0001")),
     ("timkiem", "search", "search", N_("Search by case code, phone, account or link")),
+    ("chiso", "indicator", "cluster", N_("Every report linked to a phone, account, link or case")),
     ("ghichu", "note", "note", N_("Add a note: /ghichu TB-2611-0001 text")),
     ("hoi", "ask", "ask", N_("Ask the reporter: /hoi TB-2611-0001 question")),
     ("trangthai", "status", "status", N_("Change a report's status: /trangthai TB-2611-0001")),
@@ -142,6 +143,8 @@ async def on_command(ctx: Ctx, action: str) -> list[Outbound]:
         return await search(ctx, args)
     if action == "domains":
         return [await domains(ctx, officer, args)]
+    if action == "cluster":
+        return [await linked_reports(ctx, args)]
     code_match = CODE.search(args)
     if code_match is None:
         usage = {
@@ -227,6 +230,53 @@ def _report_list(
     return Outbound("\n".join(lines), buttons, title=title)
 
 
+async def linked_reports(ctx: Ctx, query: str) -> Outbound:
+    """Every report of an indicator, or of a case code, and all reports linked to them."""
+    t = ctx.t
+    if not query:
+        return Outbound(
+            t._(
+                "Send a case code, phone number, account number or link after the command, for "
+                "example: /chiso TB-2611-0001 or /chiso 0912345678"
+            )
+        )
+    start: set[int] = set()
+    code = CODE.search(query)
+    if code is not None:
+        report = await queue.by_code(ctx.session, code.group(0))
+        if report is not None and report.id is not None and report.status != "draft":
+            start.add(report.id)
+    else:
+        for kind, value in _wanted(query):
+            start |= {
+                r.id
+                for r in await queue.search_indicator(ctx.session, kind, value)
+                if r.id is not None
+            }
+    if not start:
+        return Outbound(t._("No report matches “{query}”.").format(query=query[:100]))
+    found: set[int] = set()
+    for report_id in start:
+        if report_id not in found:
+            found |= await intel.cluster(ctx.session, report_id)
+    reports = [r for r in [await ctx.session.get(Report, i) for i in sorted(found)] if r]
+    reports.sort(key=lambda r: -(r.id or 0))
+    shared = await queue.shared_counts(ctx.session, list(found))
+    title = t.ngettext("🕸 {n} linked report", "🕸 {n} linked reports", len(reports)).format(
+        n=len(reports)
+    )
+    return _report_list(t, reports, shared, ctx, title)
+
+
+def _wanted(query: str) -> list[tuple[str, str]]:
+    """The indicators an officer's search text names; bare digits are an account number."""
+    wanted: list[tuple[str, str]] = [(i.kind, i.value) for i in extract_indicators(query)]
+    digits = re.sub(r"[\s.\-]", "", query)
+    if not wanted and digits.isdigit() and 6 <= len(digits) <= 19:
+        wanted = [("bank_account", digits)]
+    return wanted
+
+
 async def search(ctx: Ctx, query: str) -> list[Outbound]:
     """Reports by case code, or by a phone, account or link they carry."""
     t = ctx.t
@@ -245,12 +295,8 @@ async def search(ctx: Ctx, query: str) -> list[Outbound]:
         report = await queue.by_code(ctx.session, code.group(0))
         if report is not None and report.status != "draft":
             return await detail(ctx, report, officer)
-    wanted = [(i.kind, i.value) for i in extract_indicators(query)]
-    digits = re.sub(r"[\s.\-]", "", query)
-    if not wanted and digits.isdigit() and 6 <= len(digits) <= 19:
-        wanted = [("bank_account", digits)]
     found: dict[int, Report] = {}
-    for kind, value in wanted:
+    for kind, value in _wanted(query):
         for report in await queue.search_indicator(ctx.session, kind, value):
             if report.id is not None:
                 found[report.id] = report
@@ -665,6 +711,8 @@ async def detail(ctx: Ctx, report: Report, officer: User) -> list[Outbound]:
                     codes=shown + (f" (+{more})" if more > 0 else "")
                 )
             lines.append(line)
+        if f.cluster > f.shared + 1:
+            lines.append(cards.cluster_line(t, f))
     lines.append("")
     lines.append(t._("Story:"))
     lines.append(report.description or t._("(none given)"))

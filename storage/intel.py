@@ -112,3 +112,34 @@ async def remove_domain_rule(session: AsyncSession, domain: str) -> bool:
         delete(DomainRule).where(col(DomainRule.domain) == domain).returning(col(DomainRule.domain))
     )
     return result.first() is not None
+
+
+# ------------------------------------------------------------------------------- clusters
+
+
+async def cluster(session: AsyncSession, report_id: int, limit: int = 1000) -> set[int]:
+    """The reports linked to this one through shared indicators, transitively, itself included.
+
+    Breadth first over report → indicator → report; drafts do not link. Stops growing at
+    `limit` reports, so one very common indicator cannot make a check or a card slow.
+    """
+    seen = {report_id}
+    frontier = {report_id}
+    while frontier and len(seen) < limit:
+        indicators = select(col(ReportIndicator.indicator_id)).where(
+            col(ReportIndicator.report_id).in_(frontier)
+        )
+        rows = await session.execute(
+            select(col(ReportIndicator.report_id))
+            .join(Report, col(Report.id) == col(ReportIndicator.report_id))
+            .where(
+                col(ReportIndicator.indicator_id).in_(indicators),
+                col(Report.status) != "draft",
+                col(ReportIndicator.report_id).not_in(seen),
+            )
+            .distinct()
+            .limit(limit - len(seen))
+        )
+        frontier = {row[0] for row in rows}
+        seen |= frontier
+    return seen

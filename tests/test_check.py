@@ -162,3 +162,32 @@ async def test_officers_block_and_trust_websites_for_the_check(bot: Harness) -> 
     assert "only for police officers" in joined(calls) or "chỉ dành cho cán bộ" in joined(calls)
     calls = await h.send(CHECKER.command("kiemtra", "vietcombank-xacthuc.com"))
     assert "🚩" in joined(calls)
+
+
+async def test_reports_linked_through_others_form_a_cluster_officers_can_list(
+    bot: Harness,
+) -> None:
+    h = bot
+    a = await file_report(
+        h, Resident(3070, "An"), phone="0901000001", account="Vietcombank 0123400001"
+    )
+    b = await file_report(
+        h, Resident(3071, "Bảo"), phone="0901000002", account="Vietcombank 0123400001"
+    )
+    c = await file_report(
+        h, Resident(3072, "Chi"), phone="0901000002", account="Vietcombank 0123400003"
+    )
+    card = str(card_calls(h, c)[-1].params["text"])
+    assert "Trùng thông tin với 1 tin báo khác" in card  # only b directly
+    assert "tổng cộng 2 tin báo: /chiso " + c in card  # a, through b
+    for query in (a, "0901 000 002", "0123400003"):
+        calls = await h.send(OFFICER.command("chiso", query))
+        listed = joined(calls)
+        assert all(code in listed for code in (a, b, c)), (query, listed)
+    unrelated = await file_report(
+        h, Resident(3073, "Dung"), phone="0901000009", account="Vietcombank 0123400009"
+    )
+    calls = await h.send(OFFICER.command("indicator", a))
+    assert unrelated not in joined(calls) and "3 linked reports" in joined(calls)
+    calls = await h.send(CHECKER.command("chiso", a))
+    assert a not in joined(calls)  # officers only

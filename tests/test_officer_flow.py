@@ -53,6 +53,7 @@ async def file_report(
     with_photo: bool = False,
     phone: str = "0912345678",
     again: bool = False,
+    account: str = "Vietcombank 0123456789 NGUYEN VAN A",
 ) -> str:
     """A resident files a report through the real flow; returns its case code.
 
@@ -66,7 +67,7 @@ async def file_report(
         calls = await press_all(h, r, calls, "🚨", "Đầu tư, tiền ảo", "Có, tôi bị mất tiền")
     calls = await h.send(r.text("50 triệu"))
     calls = await press(h, r, calls, "Hôm nay")
-    calls = await h.send(r.text("Vietcombank 0123456789 NGUYEN VAN A"))
+    calls = await h.send(r.text(account))
     calls = await press(h, r, calls, "Tiếp tục")
     calls = await h.send(r.text(f"Nó gọi từ số {phone}"))
     calls = await press(h, r, calls, "Tiếp tục")
