@@ -87,7 +87,7 @@ _TRAILING_PUNCT = ".,;:!?)»\"'”’…>]}"
 # dash, optionally behind "+84" or "(+84)". Each repeat must start with a separator, so there is
 # only one way to match a run and no backtracking blow-up.
 _NUMBER_RUN_RE = re.compile(
-    r"(?<![\w+.,/])(?:\(\+?\d{1,3}\)[ \t]?|\+[ \t]?)?\d+(?:[ \t.\-\u00a0]\d+)*"
+    r"(?<![\w+.,/])(?:\((?:\+?\d{1,3}|0\d{3})\)[ \t]?|\+[ \t]?)?\d+(?:[ \t.\-\u00a0]\d+)*"
 )
 _DATE_RUN_RE = re.compile(r"\d{1,2}([.\-])\d{1,2}\1(?:\d{2}|\d{4})|\d{4}([.\-])\d{1,2}\2\d{1,2}")
 _MONEY_GROUPS_RE = re.compile(r"[1-9]\d{0,2}(?:([.,])\d{3})(?:\1\d{3})*")
@@ -101,7 +101,7 @@ _ACCOUNT_WORDS = (
 _PHONE_WORDS = (
     r"sdt|sđt|so dt|so dien thoai|dien thoai|dt|dd|di dong|hotline|goi|goi cho|goi den|goi toi|"
     r"lien he|lh|zalo|phone|tel|call|sms|nhan tin|tin nhan|alo|so may|may|whatsapp|viber|"
-    r"telegram|tele|hoac"
+    r"telegram|tele|hoac|ho tro|tong dai|cskh"
 )
 _CONTEXT_RE = re.compile(
     rf"(?<![a-z0-9])(?:(?P<acct>{_ACCOUNT_WORDS})|(?P<phone>{_PHONE_WORDS}))(?![a-z0-9])"
@@ -125,6 +125,9 @@ _UNIT_AFTER_RE = re.compile(
     r"(?![a-z#])"
 )
 _OTP_LENGTHS = range(4, 9)
+_CODE_BEFORE_RE = re.compile(
+    r"(?<![a-z0-9])ma(?: don| don hang| hang)?[\s:#.\-]*(?:la|so)?[\s:#]*$"
+)
 # A form's next line naming the bank: "STK: 0123456789\nNgân hàng: BIDV".
 _NEXT_LINE_BANK_RE = re.compile(r"[ \t,.;:\-]*\n[ \t]*(?:ngan hang|nh|bank|tai)?[ \t]*:?[ \t]*")
 
@@ -151,11 +154,21 @@ _SP = r"[ \t\u00a0]{0,2}"
 _AMOUNT_UNIT_RE = re.compile(rf"{_SP}(trieu|tr|ty|ti|toi|cu|lit|nghin|ngan|k|m)(?![a-z#])")
 # "5 ngàn hàng" (ngân hàng) is no 5,000 and "50 lít xăng" is fuel, not five million.
 _NOT_MONEY_AFTER_RE = re.compile(r"\s?(?:hang|xang|dau|nuoc|sua|bia|ruou|khi)(?![a-z])")
+# A grouped number counting something else: "2.350 điểm" (reward points), "1.200 lượt".
+_COUNTED_AFTER_RE = re.compile(r"[ \t]?(?:diem|luot|nguoi|lan|km|m2)(?![a-z0-9])")
 _AMOUNT_NEXT_RE = re.compile(rf"{_SP}(\d+(?:[.,]\d+)*)")
-_AMOUNT_TAIL_RE = re.compile(rf"{_SP}(\d{{1,3}})(?![\d.,])")
+# "1tr5", "2 triệu 5": the digits may end a clause ("nạp 4tr8, rồi", "mất 2 triệu 5. Số…"), but
+# not be the start of a grouped or decimal number ("2 triệu 5.000", "1 tỷ 2,5 tỷ").
+_AMOUNT_TAIL_RE = re.compile(rf"{_SP}(\d{{1,3}})(?!\d|[.,]\d)")
 _HALF_RE = re.compile(rf"{_SP}ruoi(?![a-z#])")
 _CURRENCY_RE = re.compile(rf"{_SP}(?:vnd|vnđ|dong|d)(?![a-z#])")
 _CURRENCY_BEFORE_RE = re.compile(r"(?<![a-z])vnd[ \t:]{0,2}$")
+# "50.000 USD", "5 nghìn đô la": money, but no VND amount; matched on the folded text. A lone
+# "đô" is left out: folded, it is "do" (because).
+_FOREIGN_AFTER_RE = re.compile(
+    rf"{_SP}(?:usd|eur|euro|gbp|jpy|cny|krw|sgd|aud|thb|\$|€|£|do la|do my|dola|bang anh|"
+    r"yen nhat|nhan dan te)(?![a-z#])"
+)
 
 
 _BARE_ANSWER_RE = re.compile(
@@ -249,7 +262,7 @@ def _scan_amounts(f: str, af: str, lenient: bool) -> list[tuple[int, int, int]]:
         else:
             cur = _CURRENCY_RE.match(af, end)
             value = _number(numstr, False)
-            if value is None:
+            if value is None or (cur is None and _COUNTED_AFTER_RE.match(f, end)):
                 continue
             if cur is not None:
                 end = cur.end()
@@ -263,6 +276,8 @@ def _scan_amounts(f: str, af: str, lenient: bool) -> list[tuple[int, int, int]]:
                 continue
             total = value
         pos = end
+        if _FOREIGN_AFTER_RE.match(f, end):
+            continue
         out.append((int(total), m.start(), end))
     return out
 
@@ -276,7 +291,10 @@ def find_amounts(text: str) -> list[tuple[int, str]]:
     t = normalize_text(text)
     f = fold(t)
     af = _unit_fold(t, f)
-    return [(vnd, t[s:e]) for vnd, s, e in _scan_amounts(f, af, lenient=False)]
+    sf, saf, starts, ends = _spell_out(f, af)
+    return [
+        (vnd, t[starts[s] : ends[e - 1]]) for vnd, s, e in _scan_amounts(sf, saf, lenient=False)
+    ]
 
 
 # Number words, for answers like "hai triệu", "năm trăm nghìn", "2 trăm nghìn", "mười lăm triệu".
@@ -334,6 +352,66 @@ def _words_to_digits(f: str) -> str:
             out.append(token)
     flush()
     return " ".join(out)
+
+
+_SPELL_TOKEN_RE = re.compile(r"[a-z0-9]+")
+
+
+def _spell_out(f: str, af: str) -> tuple[str, str, list[int], list[int]]:
+    """`f` and `af` with spelled-out numbers right before a money unit written as digits.
+
+    "mất hai mươi triệu" becomes "mat 20 trieu", read as `_words_to_digits` reads a short answer.
+    Only a run of number words directly followed by a unit (triệu, nghìn, tỷ…) is rewritten, so
+    "ba" (father), "năm" (year) and "2 triệu ba" stay as they are. The last two lists map each
+    character of the result back to its original (start, exclusive end) offsets in `f`.
+    """
+    out_f: list[str] = []
+    out_af: list[str] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    copied = 0
+    run: list[tuple[int, int, str]] = []  # (start, end, word) of the current run of number words
+
+    def emit(upto: int) -> None:
+        nonlocal copied
+        out_f.append(f[copied:upto])
+        out_af.append(af[copied:upto])
+        starts.extend(range(copied, upto))
+        ends.extend(range(copied + 1, upto + 1))
+        copied = upto
+
+    def flush() -> None:
+        nonlocal run, copied
+        words = [w for _, _, w in run]
+        if any(not w.isdigit() for w in words):
+            lo, hi = run[0][0], run[-1][1]
+            unit = _AMOUNT_UNIT_RE.match(af, hi)
+            digits = _words_to_digits(" ".join(words))
+            if unit is not None and unit.group(1) != "m" and digits.isdigit():
+                emit(lo)
+                out_f.append(digits)
+                out_af.append(digits)
+                starts.extend([lo] * len(digits))
+                ends.extend([hi] * len(digits))
+                copied = hi
+        run = []
+
+    for m in _SPELL_TOKEN_RE.finditer(f):
+        word = m.group()
+        is_number = (
+            word in _DIGIT_WORDS
+            or word in ("muoi", "chuc", "tram", "linh", "le")
+            or (word.isdigit() and len(word) <= 3)
+        )
+        # A run is broken by anything but blanks between its words ("hai, ba").
+        if run and (not is_number or f[run[-1][1] : m.start()].strip(" \t\u00a0")):
+            flush()
+        if is_number and (run or word not in ("linh", "le")):
+            run.append((m.start(), m.end(), word))
+    if run:
+        flush()
+    emit(len(f))
+    return "".join(out_f), "".join(out_af), starts, ends
 
 
 def parse_amount(text: str) -> int | None:
@@ -475,6 +553,63 @@ def _social(host: str, path_and_query: str) -> str | None:
 
 _BARE_PATH_RE = re.compile(r"/[^\s<>\"'«»]*")
 
+# Defanged links, as police warnings and forwarded scam SMS write them so they can't be clicked:
+# "vcb-xacthuc[.]com", "ghtk(.)net", "x{.}top", "x[dot]info", "hxxps://host/path". A match
+# counts only with a bracketed dot or an "hxxp" scheme; plain links are left to the passes below.
+# Each separator starts with a character no label has, so a host is matched in one way only.
+_DEFANG_DOT = r"\[\.\]|\(\.\)|\{\.\}|\[dot\]|\(dot\)|\{dot\}"
+_DEFANGED_RE = re.compile(
+    r"(?<![\w@/.\-\[({])(?P<scheme>(?:hxxps?|https?)(?:\[:\]|:)//)?"
+    rf"(?P<host>[\w\-]{{1,63}}(?:(?:{_DEFANG_DOT}|\.)[\w\-]{{1,63}}){{1,8}})"
+    r"(?P<path>/[^\s<>\"'«»]*)?",
+    re.IGNORECASE,
+)
+_DEFANG_DOT_RE = re.compile(_DEFANG_DOT, re.IGNORECASE)
+# "sacombank-xacthuc . app", "abc-vn dot com": a spaced dot is also how sentences end ("xong .
+# Com"), so it needs an ASCII label a Vietnamese word can't be (a dash, a digit, or 8+ letters:
+# no Vietnamese syllable is that long) and a lower-case top-level domain scam sites use.
+_SPACED_DOT_RE = re.compile(
+    r"(?<![\w.\-])(?P<label>[a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?)[ \t]{1,2}(?:\.|dot)[ \t]{1,2}"
+    r"(?P<tld>com|net|org|info|app|top|xyz|shop|vip|cc|icu|click|online|site|live|store|club|"
+    r"pro|biz|me|io|link|tk|asia|cloud|website|vn)(?![\w.\-]|\.\w)"
+)
+
+
+def _defanged_indicators(t: str, taken: bytearray) -> list[tuple[int, Indicator]]:
+    """Indicators of the defanged links in `t`, marking their spans in `taken`."""
+    out: list[tuple[int, Indicator]] = []
+    for m in _DEFANGED_RE.finditer(t):
+        scheme = (m.group("scheme") or "").lower().replace("[:]", ":")
+        if not (_DEFANG_DOT_RE.search(m.group("host")) or scheme.startswith("hxxp")):
+            continue
+        host = _DEFANG_DOT_RE.sub(".", m.group("host")).strip("-")
+        raw = _strip_trailing(m.group())
+        path = raw[m.start("path") - m.start() :] if m.group("path") else ""
+        if not _plausible_domain_token(host):
+            continue
+        if scheme or len(path) > 1:
+            url = scheme.replace("hxxp", "http") + host + path if scheme else host + path
+            for at, indicator in _url_indicators(url, m.start()):
+                out.append((at, replace(indicator, raw=raw)))
+        else:
+            ascii_host = _idna_host(host)
+            domain = _registrable(ascii_host) if ascii_host else None
+            if domain is None or domain in _PLATFORM_DOMAINS:
+                continue
+            out.append((m.start(), Indicator("domain", domain, raw)))
+        _mark(taken, m.start(), m.start() + len(raw))
+    for m in _SPACED_DOT_RE.finditer(t):
+        label = m.group("label")
+        if any(taken[m.start() : m.end()]):
+            continue
+        if not ("-" in label or any(c.isdigit() for c in label) or len(label) >= 8):
+            continue
+        domain = _registrable(f"{label}.{m.group('tld')}")
+        if domain is not None:
+            out.append((m.start(), Indicator("domain", domain, m.group())))
+            _mark(taken, m.start(), m.end())
+    return out
+
 
 def _plausible_domain_token(token: str) -> bool:
     labels = token.split(".")
@@ -538,7 +673,8 @@ def _phone_value(run: _Run) -> str | None:
         # "00" is the international prefix, but a written "+" is needed to trust a non-valid one.
         run_text, intl = "+" + digits[2:], False
     else:
-        run_text, intl = run.raw, run.plus
+        # "(0236) 337 3630" is a landline's area code in brackets, not a country code.
+        run_text, intl = run.raw, run.plus and not run.raw.startswith("(0")
     try:
         number = phonenumbers.parse(run_text, "VN")
     except phonenumbers.NumberParseException:
@@ -664,6 +800,9 @@ def _accounts_and_phones(
         last_pos = -1
         for cm in _CONTEXT_RE.finditer(f, window_lo, run.start):
             last_kind, last_pos = ("acct" if cm.group("acct") else "phone"), cm.end()
+        # A 1800/1900 number is a hotline even after a bank's name ("Tổng đài Vietcombank là
+        # 1900 545413"); only an account word ("STK 1900…") makes it an account.
+        hotline_not_acct = hotline and last_kind != "acct"
         bank_before: Bank | None = None
         k = bisect.bisect_right(bank_ends, run.start)
         if k and banks[k - 1][1] >= window_lo and banks[k - 1][2] >= last_pos:
@@ -689,7 +828,11 @@ def _accounts_and_phones(
         phone = _phone_value(run) if len(run.digits) <= 15 else None
         account_ctx = last_kind == "acct" or bank_after is not None
         is_account = (
-            not run.plus and 6 <= len(run.digits) <= 19 and account_ctx and last_kind != "phone"
+            not run.plus
+            and 6 <= len(run.digits) <= 19
+            and account_ctx
+            and last_kind != "phone"
+            and not hotline_not_acct
         )
         if is_account:
             # Else a bank named a little earlier in the message ("Ngân hàng: VCB\nSTK: …").
@@ -704,7 +847,10 @@ def _accounts_and_phones(
                 (bank_after[1], bank_after[2]) if bank_after else None,
             )
             out.append((run.start, Indicator("bank_account", value, run.raw, holder)))
-        elif phone is not None:
+        elif phone is not None and not (
+            # "Đơn hàng mã 581236947": nine digits without the leading 0 after "mã" are a code.
+            not run.plus and not run.digits.startswith("0") and _CODE_BEFORE_RE.search(before[-20:])
+        ):
             out.append((run.start, Indicator("phone", phone, run.raw)))
     return out
 
@@ -770,7 +916,12 @@ def extract_indicators(text: str, links: Sequence[str] = ()) -> list[Indicator]:
     taken = bytearray(n)
     found: list[tuple[int, Indicator]] = []
 
+    # Defanged links first: "https://x[.]com" would otherwise yield the URL "https://x".
+    found.extend(_defanged_indicators(t, taken))
+
     for m in _URL_RE.finditer(t):
+        if taken[m.start()]:
+            continue
         raw = _strip_trailing(m.group())
         found.extend(_url_indicators(raw, m.start()))
         _mark(taken, m.start(), m.start() + len(raw))

@@ -126,3 +126,59 @@ def test_find_amounts_ignores_numbers_without_money_units(text: str) -> None:
 def test_find_amounts_compound_and_slang() -> None:
     text = "mất 1 tỷ 250 triệu, trước đó 3 củ và 50 lít, thêm 1tr5"
     assert [v for v, _ in find_amounts(text)] == [1_250_000_000, 3_000_000, 5_000_000, 1_500_000]
+
+
+@pytest.mark.parametrize(
+    ("text", "vnd", "raw"),
+    [
+        pytest.param("nạp 4tr8, rồi 200k", 4_800_000, "4tr8", id="comma"),
+        pytest.param("mất 2 triệu 5. Số tài khoản", 2_500_000, "2 triệu 5", id="full-stop"),
+        pytest.param("nạp 1 tỷ 2, rồi 1.8 tỷ", 1_200_000_000, "1 tỷ 2", id="billions"),
+        pytest.param("đã chuyển 12 triệu 750.", 12_750_000, "12 triệu 750", id="three-digits"),
+    ],
+)
+def test_find_amounts_compound_before_punctuation(text: str, vnd: int, raw: str) -> None:
+    assert find_amounts(text)[0] == (vnd, raw)
+
+
+def test_find_amounts_tail_is_not_a_grouped_number() -> None:
+    assert [v for v, _ in find_amounts("mất 2 triệu 5.000.000 đồng")] == [2_000_000, 5_000_000]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param(
+            "Phí hồ sơ mười triệu. Liên hệ", [(10_000_000, "mười triệu")], id="muoi-trieu"
+        ),
+        pytest.param(
+            "Tôi đã mất năm trăm triệu, bọn chúng",
+            [(500_000_000, "năm trăm triệu")],
+            id="nam-tram-trieu",
+        ),
+        pytest.param(
+            "chuyển gấp cho mẹ hai mươi triệu vào BIDV",
+            [(20_000_000, "hai mươi triệu")],
+            id="hai-muoi-trieu",
+        ),
+        pytest.param(
+            "nạp một tỷ hai trăm triệu rồi 5tr",
+            [(1_200_000_000, "một tỷ hai trăm triệu"), (5_000_000, "5tr")],
+            id="compound-words",
+        ),
+        pytest.param("gửi 2 triệu ba nhé", [(2_000_000, "2 triệu")], id="ba-is-father"),
+        pytest.param("năm 2024 ba mẹ tôi", [], id="year-and-parents"),
+    ],
+)
+def test_find_amounts_reads_spelled_out_sums(text: str, expected: list[tuple[int, str]]) -> None:
+    assert find_amounts(text) == expected
+
+
+def test_find_amounts_skips_foreign_currency() -> None:
+    text = "gửi tặng em 50.000 USD và 5 nghìn đô la, bắt đóng phí 25 triệu"
+    assert find_amounts(text) == [(25_000_000, "25 triệu")]
+
+
+def test_find_amounts_skips_grouped_counts_of_other_things() -> None:
+    text = "Diem thuong 2.350 diem cua quy khach, phi 2.350 đ"
+    assert find_amounts(text) == [(2_350, "2.350 đ")]

@@ -683,3 +683,87 @@ def test_order_is_order_of_appearance() -> None:
 def test_account_that_is_a_mobile_number_is_not_also_a_phone() -> None:
     got = extract_indicators("STK 0912345678 MoMo")
     assert [(i.kind, i.value) for i in got] == [("bank_account", "MOMO:0912345678")]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param("Khoa ngay: ghtk-service[.]info", ["domain=ghtk-service.info"], id="brackets"),
+        pytest.param("Truy cap ghtk-xacthuc(.)net ngay", ["domain=ghtk-xacthuc.net"], id="parens"),
+        pytest.param("vao abc-vn{.}top nhe", ["domain=abc-vn.top"], id="braces"),
+        pytest.param("vao abc-vn[dot]info nhe", ["domain=abc-vn.info"], id="dot-word"),
+        pytest.param(
+            "tại sacombank-xacthuc . app",
+            ["domain=sacombank-xacthuc.app"],
+            id="spaced-dot-known-tld",
+        ),
+        pytest.param(
+            "Kich hoat sacombankhoantien . xyz", ["domain=sacombankhoantien.xyz"], id="long"
+        ),
+        pytest.param("Làm xong . Com lên rồi", [], id="sentence-end-capital"),
+        pytest.param("làm xong . com", [], id="sentence-end-short-word"),
+        pytest.param(
+            "tải ở hxxps://vnpost-xacthuc.cc/m, sau đó",
+            ["url=https://vnpost-xacthuc.cc/m", "domain=vnpost-xacthuc.cc"],
+            id="hxxps-keeps-https",
+        ),
+        pytest.param(
+            "Doi qua tai hxxp://mbbank-online[.]top/app.apk hoac",
+            ["url=http://mbbank-online.top/app.apk", "domain=mbbank-online.top"],
+            id="hxxp-and-brackets",
+        ),
+        pytest.param(
+            "Tải app tại m[.]xacthuc-agribank[.]click/ekyc",
+            ["url=http://m.xacthuc-agribank.click/ekyc", "domain=xacthuc-agribank.click"],
+            id="subdomain-and-path",
+        ),
+        pytest.param(
+            "Huy: hxxps://techcombank-huygd[.]top/cancel",
+            ["url=https://techcombank-huygd.top/cancel", "domain=techcombank-huygd.top"],
+            id="hxxps-and-brackets",
+        ),
+    ],
+)
+def test_defanged_links_are_read(text: str, expected: list[str]) -> None:
+    got = [(i.kind, i.value) for i in extract_indicators(text)]
+    assert got == _pairs(expected)
+
+
+def test_defanged_raw_is_as_written() -> None:
+    (ind,) = extract_indicators("vào vcb-xacthuc[.]com.")
+    assert ind.raw == "vcb-xacthuc[.]com"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param(
+            "Cuộc gọi đến từ (0236) 337 3630, tự giới thiệu",
+            ["phone=+842363373630"],
+            id="landline-4-digit-area-code",
+        ),
+        pytest.param(
+            "Tổng đài Vietcombank chính thức là 1900 545413, đừng gọi số lạ.",
+            ["phone=1900545413"],
+            id="hotline-after-bank-name",
+        ),
+        pytest.param(
+            "STK Vietcombank 1900545413",
+            ["acct=VCB:1900545413"],
+            id="hotline-digits-after-account-word",
+        ),
+        pytest.param(
+            "Đơn hàng mã 581236947 giá 1.290.000đ, shipper gọi 0356 789 123",
+            ["phone=+84356789123"],
+            id="order-code-is-no-phone",
+        ),
+    ],
+)
+def test_landlines_hotlines_and_codes(text: str, expected: list[str]) -> None:
+    got = [(i.kind, i.value) for i in extract_indicators(text)]
+    assert got == _pairs(expected)
+
+
+def test_support_line_after_account_word_is_a_phone() -> None:
+    text = "để tránh bị đóng băng tài khoản. Hỗ trợ: 0345064113"
+    assert [(i.kind, i.value) for i in extract_indicators(text)] == [("phone", "+84345064113")]
