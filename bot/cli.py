@@ -8,6 +8,7 @@ import csv
 import json
 import logging
 import sys
+import uuid
 from collections.abc import Sequence
 from typing import Any
 
@@ -97,8 +98,23 @@ def _parser() -> argparse.ArgumentParser:
     listing.add_argument("--channel", default=None, help="only this channel")
     listing.set_defaults(func=_officer)
 
-    export = commands.add_parser("export", help="print submitted reports (jsonl or csv)")
-    export.add_argument("--format", choices=["jsonl", "csv"], default="jsonl")
+    export = commands.add_parser(
+        "export", help="print submitted reports (jsonl or csv), or their indicators (csv or stix)"
+    )
+    export.add_argument("--format", choices=["jsonl", "csv", "stix"], default=None)
+    export.add_argument(
+        "--indicators",
+        action="store_true",
+        help="the phones, accounts, links… with their counts and first/last seen, for banks, "
+        "telcos and CERTs (csv, the default, or a STIX 2.1 bundle)",
+    )
+    export.add_argument(
+        "--min-reporters",
+        type=int,
+        default=None,
+        help="with --indicators: only those reported by this many residents, or verified "
+        "(default TINBAO_CHECK_MIN_REPORTERS)",
+    )
     export.set_defaults(func=_export)
 
     extract = commands.add_parser(
@@ -264,6 +280,12 @@ def csv_row(report: dict[str, Any]) -> dict[str, Any]:
 
 
 def _export(settings: Settings, args: argparse.Namespace) -> int:
+    if args.indicators:
+        return _export_indicators(settings, args)
+    if args.format == "stix":
+        raise CommandError("--format stix is for --indicators; reports export as jsonl or csv")
+    args.format = args.format or "jsonl"
+
     async def go() -> None:
         db = await open_database(settings)
         writer = (
@@ -282,6 +304,90 @@ def _export(settings: Settings, args: argparse.Namespace) -> int:
             await db.dispose()
 
     asyncio.run(go())
+    return 0
+
+
+INDICATOR_COLUMNS = [
+    "kind", "value", "reports", "reporters", "first_seen", "last_seen", "verified",
+]  # fmt: skip
+# STIX has observable types for links, domains and e-mails; phones and bank accounts get custom
+# ones (the x- prefix is STIX's way), so receivers can still match on them.
+STIX_TYPES = {
+    "url": "url",
+    "domain": "domain-name",
+    "email": "email-addr",
+    "phone": "x-tinbao-phone",
+    "bank_account": "x-tinbao-bank-account",
+    "social": "x-tinbao-social-account",
+}
+# Indicator ids are derived from the value, so a receiver importing twice updates, not doubles.
+STIX_NAMESPACE = uuid.UUID("0d4a8a6e-6f0b-5b8e-9d55-7469e6261f6f")
+
+
+def _export_indicators(settings: Settings, args: argparse.Namespace) -> int:
+    """Indicators with counts, as CSV or as a STIX 2.1 bundle; never who reported them."""
+    from storage.intel import indicator_stats
+
+    fmt = args.format or "csv"
+    if fmt == "jsonl":
+        raise CommandError("--indicators exports as csv or stix")
+    least = args.min_reporters if args.min_reporters is not None else settings.check_min_reporters
+
+    async def go() -> list[Any]:
+        db = await open_database(settings)
+        try:
+            async with db.session() as session:
+                return list(await indicator_stats(session, max(1, least)))
+        finally:
+            await db.dispose()
+
+    stats = asyncio.run(go())
+    if fmt == "csv":
+        writer = csv.DictWriter(sys.stdout, fieldnames=INDICATOR_COLUMNS)
+        writer.writeheader()
+        for item in stats:
+            writer.writerow(
+                {
+                    "kind": item.kind,
+                    "value": item.value,
+                    "reports": item.reports,
+                    "reporters": item.reporters,
+                    "first_seen": item.first_seen.isoformat(),
+                    "last_seen": item.last_seen.isoformat(),
+                    "verified": "yes" if item.verified else "no",
+                }
+            )
+        return 0
+    import stix2
+
+    objects = []
+    for item in stats:
+        quoted = item.value.replace("\\", "\\\\").replace("'", "\\'")
+        observable = STIX_TYPES.get(item.kind, "x-tinbao-" + item.kind)
+        objects.append(
+            stix2.Indicator(
+                id=f"indicator--{uuid.uuid5(STIX_NAMESPACE, f'{item.kind}:{item.value}')}",
+                name=f"{item.kind} {item.value}",
+                description=f"Reported to the police by {item.reporters} resident(s) "
+                f"in {item.reports} report(s)"
+                + ("; verified by an officer" if item.verified else ""),
+                indicator_types=["malicious-activity"],
+                pattern=f"[{observable}:value = '{quoted}']",
+                pattern_type="stix",
+                valid_from=item.first_seen,
+                created=item.first_seen,
+                modified=item.last_seen,
+                confidence=85 if item.verified else 50,
+                allow_custom=True,
+                x_tinbao_kind=item.kind,
+                x_tinbao_reports=item.reports,
+                x_tinbao_reporters=item.reporters,
+                x_tinbao_last_seen=item.last_seen,
+                x_tinbao_verified=item.verified,
+            )
+        )
+    bundle = stix2.Bundle(*objects, allow_custom=True) if objects else stix2.Bundle()
+    print(bundle.serialize(pretty=True, ensure_ascii=False))
     return 0
 
 

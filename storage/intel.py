@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import and_, delete, exists, func, or_, select
+from sqlalchemy import case as sa_case
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -143,3 +144,59 @@ async def cluster(session: AsyncSession, report_id: int, limit: int = 1000) -> s
         frontier = {row[0] for row in rows}
         seen |= frontier
     return seen
+
+
+# --------------------------------------------------------------------------------- export
+
+
+@dataclass(frozen=True)
+class IndicatorStats:
+    """One indicator with how it was reported, for sharing with banks, telcos and CERTs."""
+
+    kind: str
+    value: str
+    reports: int
+    reporters: int
+    first_seen: datetime
+    last_seen: datetime
+    verified: bool
+
+
+async def indicator_stats(session: AsyncSession, min_reporters: int) -> list[IndicatorStats]:
+    """Every indicator of counted reports, reported by `min_reporters` distinct residents or
+    verified by an officer, most reported first."""
+    verified_report = (
+        select(col(Report.id))
+        .where(col(Report.status).in_(("verified", "forwarded", "closed")))
+        .where(
+            exists().where(
+                col(ReportEvent.report_id) == col(Report.id),
+                col(ReportEvent.to_status) == "verified",
+            )
+        )
+    )
+    is_verified = func.max(
+        sa_case((col(ReportIndicator.report_id).in_(verified_report), 1), else_=0)
+    )
+    reporters = func.count(func.distinct(col(Report.reporter_id)))
+    rows = await session.execute(
+        select(
+            col(Indicator.kind),
+            col(Indicator.value),
+            func.count(func.distinct(col(Report.id))),
+            reporters,
+            func.min(col(Report.submitted_at)),
+            func.max(col(Report.submitted_at)),
+            is_verified,
+        )
+        .join(ReportIndicator, col(ReportIndicator.indicator_id) == col(Indicator.id))
+        .join(Report, col(Report.id) == col(ReportIndicator.report_id))
+        .where(col(Report.status).in_(COUNTED))
+        .group_by(col(Indicator.id), col(Indicator.kind), col(Indicator.value))
+        .having(or_(reporters >= min_reporters, is_verified == 1))
+        .order_by(reporters.desc(), col(Indicator.kind), col(Indicator.value))
+    )
+    return [
+        IndicatorStats(kind, value, int(n), int(people), first, last, bool(verified))
+        for kind, value, n, people, first, last, verified in rows
+    ]

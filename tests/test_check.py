@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -191,3 +193,41 @@ async def test_reports_linked_through_others_form_a_cluster_officers_can_list(
     assert unrelated not in joined(calls) and "3 linked reports" in joined(calls)
     calls = await h.send(CHECKER.command("chiso", a))
     assert a not in joined(calls)  # officers only
+
+
+async def test_indicators_are_exported_with_counts_as_csv_and_stix(
+    tmp_path: Path, db_url: str
+) -> None:
+    from tests.test_cli import tinbao
+
+    async with running_bot(tmp_path, db_url) as h:
+        for n in range(2):
+            await file_report(h, Resident(3080 + n, "Lan"), phone=PHONE)
+        await file_report(h, Resident(3082, "Lan"), phone="0987000333", account="VCB 0123400333")
+    result = tinbao("export", "--indicators", cwd=tmp_path, db_url=db_url)
+    assert result.returncode == 0, result.stderr
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    phone = next(r for r in rows if r["value"] == "+84987111222")
+    assert phone["kind"] == "phone" and phone["reports"] == "2" and phone["reporters"] == "2"
+    assert phone["verified"] == "no" and phone["first_seen"] <= phone["last_seen"]
+    assert not any(r["value"] == "+84987000333" for r in rows)  # one reporter: not shared
+    everything = tinbao(
+        "export", "--indicators", "--min-reporters", "1", cwd=tmp_path, db_url=db_url
+    )
+    assert "+84987000333" in everything.stdout
+    stix = tinbao("export", "--indicators", "--format", "stix", cwd=tmp_path, db_url=db_url)
+    assert stix.returncode == 0, stix.stderr
+    bundle = json.loads(stix.stdout)
+    assert bundle["type"] == "bundle"
+    patterns = {o["pattern"]: o for o in bundle["objects"] if o["type"] == "indicator"}
+    found = patterns["[x-tinbao-phone:value = '+84987111222']"]
+    assert found["spec_version"] == "2.1" and found["x_tinbao_reporters"] == 2
+    assert "[x-tinbao-bank-account:value = 'VCB:0123456789']" in patterns
+    again = tinbao("export", "--indicators", "--format", "stix", cwd=tmp_path, db_url=db_url)
+    assert {o["id"] for o in json.loads(again.stdout)["objects"]} == {
+        o["id"] for o in bundle["objects"]
+    }  # stable ids: a receiver importing twice updates rather than doubles
+    for secret in ("3080", "3081", "Lan", "sàn đầu tư"):
+        assert secret not in stix.stdout and secret not in result.stdout
+    wrong = tinbao("export", "--format", "stix", cwd=tmp_path, db_url=db_url)
+    assert wrong.returncode == 1 and "--indicators" in wrong.stderr
