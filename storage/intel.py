@@ -8,8 +8,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import and_, delete, exists, func, or_, select
+from sqlalchemy import and_, bindparam, delete, exists, func, or_, select
 from sqlalchemy import case as sa_case
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -35,51 +36,52 @@ class Sighting:
 NONE = Sighting(0, 0, None, None, False)
 
 
-async def sighting(session: AsyncSession, kind: str, values: Sequence[str]) -> Sighting:
-    """Reports carrying any of `values` (one indicator's equivalent forms) of `kind`."""
-    if not values:
-        return NONE
+def _sighting_statement() -> Any:
+    """One statement for a whole sighting, built once: the check runs it for every value, and
+    building a query costs more Python time than SQLite takes to answer it (bench/check.py)."""
     linked = (
         select(
-            col(Report.id), col(Report.reporter_id), col(Report.submitted_at), col(Report.status)
+            col(Report.id).label("id"),
+            col(Report.reporter_id).label("reporter_id"),
+            col(Report.submitted_at).label("submitted_at"),
+            col(Report.status).label("status"),
         )
         .join(ReportIndicator, col(ReportIndicator.report_id) == col(Report.id))
         .join(Indicator, col(Indicator.id) == col(ReportIndicator.indicator_id))
         .where(
-            col(Indicator.kind) == kind,
-            col(Indicator.value).in_(list(values)),
+            col(Indicator.kind) == bindparam("kind"),
+            col(Indicator.value).in_(bindparam("values", expanding=True)),
             col(Report.status).in_(COUNTED),
         )
         .subquery()
     )
-    row = (
-        await session.execute(
-            select(
-                func.count(func.distinct(linked.c.reporter_id)),
-                func.count(func.distinct(linked.c.id)),
-                func.min(linked.c.submitted_at),
-                func.max(linked.c.submitted_at),
-            )
-        )
-    ).one()
-    if not row[1]:
-        return NONE
     verified_event = exists().where(
         col(ReportEvent.report_id) == linked.c.id, col(ReportEvent.to_status) == "verified"
     )
-    verified = (
-        await session.execute(
-            select(linked.c.id)
-            .where(
-                or_(
-                    linked.c.status.in_(("verified", "forwarded")),
-                    and_(linked.c.status == "closed", verified_event),
-                )
-            )
-            .limit(1)
-        )
-    ).first() is not None
-    return Sighting(int(row[0]), int(row[1]), row[2], row[3], verified)
+    verified = or_(
+        linked.c.status.in_(("verified", "forwarded")),
+        and_(linked.c.status == "closed", verified_event),
+    )
+    return select(
+        func.count(func.distinct(linked.c.reporter_id)),
+        func.count(func.distinct(linked.c.id)),
+        func.min(linked.c.submitted_at),
+        func.max(linked.c.submitted_at),
+        func.max(sa_case((verified, 1), else_=0)),
+    )
+
+
+_SIGHTING = _sighting_statement()
+
+
+async def sighting(session: AsyncSession, kind: str, values: Sequence[str]) -> Sighting:
+    """Reports carrying any of `values` (one indicator's equivalent forms) of `kind`."""
+    if not values:
+        return NONE
+    row = (await session.execute(_SIGHTING, {"kind": kind, "values": list(values)})).one()
+    if not row[1]:
+        return NONE
+    return Sighting(int(row[0]), int(row[1]), row[2], row[3], bool(row[4]))
 
 
 # ------------------------------------------------------------------------- domain allow / deny
