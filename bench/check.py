@@ -57,10 +57,8 @@ import sqlite3
 import sys
 import tempfile
 import time
-import uuid
 from collections import defaultdict
-from collections.abc import AsyncIterator, Iterable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -74,6 +72,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.scratch import PostgresUnavailable, postgres_url, sqlite_url  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from handlers.banks import all_banks  # noqa: E402
 from handlers.check import check  # noqa: E402
@@ -119,47 +118,6 @@ TLDS = ("com", "net", "xyz", "top", "vip", "online", "app", "info", "cc", "shop"
 MAILS = ("gmail.com", "yahoo.com", "outlook.com", "icloud.com")
 # Zipf-like popularity: rank = N × u^SKEW (about 1,000 reports for the top indicator, 1 for most).
 SKEW = 2.5
-
-
-class PostgresUnavailable(Exception):
-    """The PostgreSQL server could not be reached or the scratch database not created."""
-
-
-# --------------------------------------------------------------------------- databases
-
-
-@asynccontextmanager
-async def sqlite_url() -> AsyncIterator[str]:
-    """A fresh SQLite file in a temporary directory, removed afterwards."""
-    with tempfile.TemporaryDirectory(prefix="tinbao-check-") as tmp:
-        yield f"sqlite+aiosqlite:///{Path(tmp) / 'check.db'}"
-
-
-@asynccontextmanager
-async def postgres_url(base: str) -> AsyncIterator[str]:
-    """A scratch database on `base`'s server (created, then dropped even after an error)."""
-    import asyncpg
-
-    url = make_url(base)
-    name = f"tinbao_bench_{uuid.uuid4().hex[:12]}"
-    admin_dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
-    try:
-        admin = await asyncio.wait_for(asyncpg.connect(admin_dsn), 10.0)
-        try:
-            await admin.execute(f'CREATE DATABASE "{name}"')
-        finally:
-            await admin.close()
-    except (OSError, TimeoutError, asyncpg.PostgresError) as error:
-        where = url.render_as_string(hide_password=True)
-        raise PostgresUnavailable(f"{where}: {type(error).__name__}: {error}") from error
-    try:
-        yield url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        admin = await asyncpg.connect(admin_dsn)
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
 
 
 # --------------------------------------------------------------------------- the data
@@ -695,7 +653,7 @@ async def run(args: argparse.Namespace) -> int:
     code = 0
     for engine in engines:
         if engine == "sqlite":
-            async with sqlite_url() as url:
+            async with sqlite_url("check") as url:
                 runs.append(await measure("SQLite", url, args, data))
         else:
             try:

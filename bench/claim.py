@@ -37,17 +37,12 @@ import platform
 import random
 import signal
 import sys
-import tempfile
 import time
-import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import exists, func, or_, select
-from sqlalchemy.engine import make_url
 from sqlmodel import col
 
 # `python bench/claim.py` puts bench/ (not the repository root) on sys.path.
@@ -55,6 +50,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.scratch import PostgresUnavailable, postgres_url, sqlite_url  # noqa: E402
 from storage import queue  # noqa: E402
 from storage.engine import Database  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
@@ -64,47 +60,6 @@ DEFAULT_POSTGRES_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 POSTGRES_ENV = "TINBAO_BENCH_POSTGRES_URL"
 CHANNEL = "telegram"
 SEED_BATCH = 500  # rows per seeding transaction
-
-
-class PostgresUnavailable(Exception):
-    """The PostgreSQL server could not be reached or the scratch database not created."""
-
-
-# --------------------------------------------------------------------------- databases
-
-
-@asynccontextmanager
-async def sqlite_url() -> AsyncIterator[str]:
-    """A fresh SQLite file in a temporary directory, removed afterwards."""
-    with tempfile.TemporaryDirectory(prefix="tinbao-claim-") as tmp:
-        yield f"sqlite+aiosqlite:///{Path(tmp) / 'claim.db'}"
-
-
-@asynccontextmanager
-async def postgres_url(base: str) -> AsyncIterator[str]:
-    """A scratch database on `base`'s server (created, then dropped even after an error)."""
-    import asyncpg
-
-    url = make_url(base)
-    name = f"tinbao_bench_{uuid.uuid4().hex[:12]}"
-    admin_dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
-    try:
-        admin = await asyncio.wait_for(asyncpg.connect(admin_dsn), 10.0)
-        try:
-            await admin.execute(f'CREATE DATABASE "{name}"')
-        finally:
-            await admin.close()
-    except (OSError, TimeoutError, asyncpg.PostgresError) as error:
-        where = url.render_as_string(hide_password=True)
-        raise PostgresUnavailable(f"{where}: {type(error).__name__}: {error}") from error
-    try:
-        yield url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        admin = await asyncpg.connect(admin_dsn)
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
 
 
 async def seed(db: Database, reports: int, officers: int) -> list[int]:
@@ -353,7 +308,7 @@ async def run(args: argparse.Namespace) -> int:
     code = 0
     for engine in engines:
         if engine == "sqlite":
-            async with sqlite_url() as url:
+            async with sqlite_url("claim") as url:
                 runs.append(await measure("SQLite", url, args))
         else:
             try:
