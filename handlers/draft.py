@@ -35,6 +35,8 @@ class Draft(BaseModel):
     contact_phone: str | None = None
     history: list[str] = Field(default_factory=list)
     editing: bool = False
+    # Read from screenshots (QR codes, OCR) and waiting for the resident to confirm them.
+    proposed: list[DraftIndicator] = Field(default_factory=list)
 
     def add(self, found: DraftIndicator) -> bool:
         """Add an indicator unless it is already there; True if it was new."""

@@ -72,6 +72,7 @@ class PreparedFile:
     source: IncomingFile
     stored: evidence_store.StoredFile | None
     refusal: str | None = None
+    read: list[Indicator] = field(default_factory=list)  # what the image shows (to confirm)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -614,6 +615,23 @@ async def on_button(ctx: Ctx, dialogue: Dialogue, step: str, action: str) -> lis
     t = ctx.t
     replies: list[Outbound] = []
     next_step: str | None = None
+    if action in ("read:yes", "read:no"):
+        # The resident's answer to what was read in their screenshots.
+        if action == "read:yes" and draft.proposed:
+            added = [item for item in draft.proposed if draft.add(item)]
+            if added:
+                replies.append(
+                    Outbound(
+                        t._("Added to your report:")
+                        + "\n"
+                        + "\n".join("• " + display_value(t, item) for item in added)
+                    )
+                )
+        elif draft.proposed:
+            replies.append(Outbound(t._("All right, I did not add them.")))
+        draft.proposed = []
+        await _save(ctx, dialogue, draft, step)
+        return [*replies, await prompt(ctx, step, draft)]
     if action == "back":
         if draft.history:
             previous = draft.history.pop()
@@ -844,6 +862,7 @@ async def on_evidence(
     _remember_amount(draft, text or "")
     if text and forwarded is None:
         _add_story(draft, text)  # a caption is the resident's own words
+    _propose(draft, [item for f in files if f.stored for item in f.read])
     await _save(ctx, dialogue, draft, dialogue.step)
     if found:
         replies.append(_found_message(t, found))
@@ -851,6 +870,8 @@ async def on_evidence(
         # The album's other parts are still arriving: acknowledge once, when they stop.
         ctx.session.info["album"] = (draft.report_id, album)
         return replies
+    if draft.proposed:
+        replies.append(proposal(t, draft, dialogue.step))
     if stored_now and forwarded is None:
         replies.append(
             Outbound(
@@ -985,8 +1006,36 @@ async def album_prompt(ctx: Ctx, report_id: int, media_group_id: str) -> list[Ou
     if dialogue is not None:
         draft = load(dialogue)
         if draft.report_id == report_id:
+            if draft.proposed:
+                replies.append(proposal(ctx.t, draft, dialogue.step))
             replies.append(await prompt(ctx, dialogue.step, draft))
     return replies
+
+
+def _propose(draft: Draft, read: list[Indicator]) -> None:
+    """Keep what screenshots showed, not yet in the report, for the resident to confirm."""
+    for item in read:
+        known = draft.indicators + draft.proposed
+        if not any(i.kind == item.kind and i.value == item.value for i in known):
+            draft.proposed.append(
+                DraftIndicator(kind=item.kind, value=item.value, raw=item.raw, holder=item.holder)
+            )
+
+
+def proposal(t: Translator, draft: Draft, step: str) -> Outbound:
+    """What was read in the screenshots, to add to the report only if the resident agrees."""
+    lines = [t._("📷 In your screenshots I read:")]
+    lines += ["• " + display_value(t, item) for item in draft.proposed[:8]]
+    lines.append(t._("Shall I add them to your report?"))
+    return Outbound(
+        "\n".join(lines),
+        [
+            [
+                Button(t._("✅ Yes, add them"), f"r:{step}:read:yes"),
+                Button(t._("✖️ No"), f"r:{step}:read:no"),
+            ]
+        ],
+    )
 
 
 # ---------------------------------------------------------------------------------------------

@@ -8,14 +8,16 @@ only then are the replies sent. A failure anywhere gets a kind apology, never si
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import unicodedata
 
-from handlers import cards, check, followup, intake, officer
+from handlers import cards, check, followup, intake, officer, screenshots
 from handlers import evidence as evidence_store
 from handlers.context import Ctx
 from handlers.core import Inbound, Outbound, Outbox
 from handlers.delivery import deliver
+from handlers.extract import Indicator
 from handlers.i18n import LANGUAGES, N_, Translator, pick_language, translator
 from handlers.menu import (
     accept,
@@ -34,6 +36,9 @@ from storage.updates import claim_update
 from storage.users import get_user
 
 log = logging.getLogger(__name__)
+
+# Images of one message read for phones, accounts and links (QR codes and OCR), at most.
+READ_IMAGES = 3
 
 # The command menu: Vietnamese name, English alias, action, description (DESIGN.md).
 MENU = (
@@ -188,6 +193,7 @@ async def _prepare_files(
         return []  # nothing is downloaded or stored before consent
     settings = services.settings
     prepared = []
+    reading = 0
     for incoming in inbound.files:
         limit = settings.max_file_mb * 1024 * 1024
         if incoming.size is not None and incoming.size > limit:
@@ -235,7 +241,13 @@ async def _prepare_files(
         else:
             assert mime is not None
             stored = evidence_store.store(settings.evidence_dir, data, mime)
-            prepared.append(intake.PreparedFile(incoming, stored))
+            read: list[Indicator] = []
+            if mime.startswith("image/") and reading < READ_IMAGES:
+                reading += 1
+                # QR decoding and OCR take up to a second: off the event loop, and before the
+                # transaction, like the download.
+                read = await asyncio.to_thread(screenshots.read_indicators, data)
+            prepared.append(intake.PreparedFile(incoming, stored, read=read))
     return prepared
 
 

@@ -23,6 +23,7 @@ import zxingcpp
 from PIL import Image, ImageOps, ImageStat
 
 from handlers.banks import bank_by_bin
+from handlers.extract import Indicator, extract_indicators
 
 __all__ = ["QrPayment", "ocr_available", "ocr_text", "parse_vietqr", "read_qr"]
 
@@ -316,3 +317,26 @@ def ocr_text(data: bytes, *, timeout: float = 20.0) -> str | None:
     text = unicodedata.normalize("NFC", done.stdout.decode("utf-8", "replace"))
     lines = (line.rstrip() for line in text.replace("\f", "").splitlines())
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+
+
+def read_indicators(data: bytes) -> list[Indicator]:
+    """The phones, accounts and links an image shows: VietQR codes first, then its text (OCR).
+
+    A plain function (QR decoding and OCR take up to a second): call it in a thread. The result
+    is only a proposal; the resident confirms it before anything joins the report.
+    """
+    found: list[Indicator] = []
+    for payload in read_qr(data):
+        payment = parse_vietqr(payload)
+        if payment is not None and payment.account:
+            value = f"{payment.bank}:{payment.account}" if payment.bank else payment.account
+            found.append(Indicator("bank_account", value, "QR", payment.name))
+        elif payment is None:
+            found += extract_indicators(payload)  # e.g. a QR code holding a link
+    text = ocr_text(data) if ocr_available() else None
+    if text:
+        found += extract_indicators(text)
+    unique: dict[tuple[str, str], Indicator] = {}
+    for item in found:
+        unique.setdefault((item.kind, item.value), item)
+    return list(unique.values())

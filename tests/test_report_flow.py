@@ -781,3 +781,36 @@ async def test_typed_continue_words_work_like_the_buttons(harness: Harness) -> N
     assert "Tài khoản nhận tiền: chưa có" in summary and "Kẻ gian liên lạc qua: chưa có" in summary
     assert "Lời kể: Nó bắt tôi đóng phí hồ sơ\n" in summary  # "xong" and "tiếp tục" not in it
     assert "Liên hệ: đồng ý, nhắn ở đây" in summary
+
+
+async def _draft_indicators(h: Harness) -> list[str]:
+    async with h.services.db.session() as session:
+        dialogues = (await session.execute(select(Dialogue))).scalars().all()
+    return [item["value"] for d in dialogues for item in d.data.get("indicators", [])]
+
+
+async def test_a_vietqr_screenshot_is_read_and_added_only_when_confirmed(
+    harness: Harness,
+) -> None:
+    from tests.test_screenshots import encode, qr_image, vietqr
+
+    h = harness
+    png = encode(qr_image(vietqr(account="0123400777", name="TRAN THI B")), "PNG")
+    for person, answer in ((Resident(1041), "Có, thêm vào"), (Resident(1042), "Không")):
+        await agree(h, person)
+        calls = await h.send(person.command("baocao"))
+        calls = await press(h, person, calls, "Vay tiền")
+        before = (await _draft_indicators(h)).count("VCB:0123400777")
+        file_id, unique = h.fake.add_file(png)
+        calls = await h.send(person.photo(file_id, unique, size=len(png)))
+        said = joined(calls)
+        assert "mình đọc được" in said and "Vietcombank 0123400777 – TRAN THI B" in said
+        assert (await _draft_indicators(h)).count("VCB:0123400777") == before  # not silently
+        shown = next(c for c in calls if "mình đọc được" in str(c.params.get("text")))
+        calls = await h.send(person.callback(data_of(shown, answer)))
+        after = (await _draft_indicators(h)).count("VCB:0123400777")
+        if answer == "Không":
+            assert "không thêm vào" in joined(calls) and after == before
+        else:
+            assert "Đã thêm vào báo cáo" in joined(calls) and after == before + 1
+        assert "Bạn có bị mất tiền không?" in joined(calls)  # and the report goes on
