@@ -17,11 +17,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.settings import Settings
 from handlers import linkrisk
-from handlers.banks import all_banks, bank_by_code
+from handlers.banks import all_banks
 from handlers.core import Button, Outbound
+from handlers.draft import DraftIndicator
 from handlers.extract import Indicator, extract_indicators
 from handlers.i18n import N_, Translator
-from handlers.intake import defang, format_phone
+from handlers.intake import display_value
 from storage.intel import NONE, Sighting, domain_rules, sighting
 
 # At most this many values are checked from one message.
@@ -158,23 +159,11 @@ def _verdict(
 
 
 def shown(t: Translator, verdict: Verdict) -> str:
-    """The checked value as the resident sees it (links defanged)."""
-    if verdict.kind == "phone":
-        return "📞 " + format_phone(verdict.value)
-    if verdict.kind == "bank_account":
-        code, _, number = verdict.value.rpartition(":")
-        bank = bank_by_code(code) if code else None
-        return (
-            f"🏦 {bank.name} {number}"
-            if bank
-            else "🏦 " + t._("account {number}").format(number=number)
-        )
+    """The checked value as the resident sees it, as in their reports (links defanged)."""
     if verdict.kind == "link":
-        return "🔗 " + defang(verdict.link.display_host if verdict.link else verdict.value)
-    if verdict.kind == "email":
-        return "✉️ " + verdict.value
-    network, _, name = verdict.value.partition(":")
-    return f"👤 {network.capitalize()}: {name}"
+        host = verdict.link.display_host if verdict.link else verdict.value
+        return display_value(t, DraftIndicator(kind="domain", value=host))
+    return display_value(t, DraftIndicator(kind=verdict.kind, value=verdict.value))
 
 
 def message(t: Translator, verdicts: list[Verdict]) -> Outbound:
