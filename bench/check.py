@@ -27,16 +27,17 @@ block timed (connection, every query, commit). The inputs are an equal, shuffled
 - ``account+bank``      ``VCB 0123456789``: an account with its bank (2 stored forms);
 - ``bare account``      ``0123456789``: a number alone, looked up in ~50 forms (with every
   bank's code and without);
-- ``link``              a reported URL (its domain is looked up first);
-- ``unknown link``      a URL on a domain nobody reported (domain, then URL: two lookups).
+- ``link``              a reported URL (its domain counts first, then the URL itself);
+- ``unknown link``      a URL on a domain nobody reported.
 
 A phone check also looks the national number up as a bank account (many accounts are the
-owner's phone number), so it costs two lookups. For each kind and overall it prints p50 / p95 /
-p99 / max latency in milliseconds, the SQL statements per check and checks per second (checks ÷
-wall time, one check at a time). It also prints the query plan (``EXPLAIN QUERY PLAN`` on
-SQLite, ``EXPLAIN`` on PostgreSQL) of the main sighting query, captured from a real check, to
-show which indexes it uses. The goal is p99 under 5 ms on SQLite. docs/benchmarks.md explains
-every figure.
+owner's phone number), and a link check reads the officers' rules for its host; each check is
+one statement all the same (``storage.intel.lookup``). For each kind and overall it prints
+p50 / p95 / p99 / max latency in milliseconds, the SQL statements per check and checks per
+second (checks ÷ wall time, one check at a time). It also prints the query plan (``EXPLAIN
+QUERY PLAN`` on SQLite, ``EXPLAIN`` on PostgreSQL) of the sighting statement, captured from a
+real check, to show which indexes it uses. The goal is p99 under 5 ms on SQLite.
+docs/benchmarks.md explains every figure.
 
 Every verdict is checked as well: a reported input must be found in its reports and an unknown
 one in none. The exit code is 1 when a verdict was wrong, 2 when ``--engine postgres`` was asked

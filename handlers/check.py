@@ -23,7 +23,7 @@ from handlers.draft import DraftIndicator
 from handlers.extract import Indicator, extract_indicators
 from handlers.i18n import N_, Translator
 from handlers.intake import display_value
-from storage.intel import NONE, Sighting, domain_rules, sighting
+from storage.intel import Sighting, lookup
 
 # At most this many values are checked from one message.
 MOST = 3
@@ -102,7 +102,6 @@ async def check(
     if not found and digits.isdigit() and 6 <= len(digits) <= 19:
         found = [Indicator("bank_account", digits, text)]  # a bare number: an account number
     urls = {i.raw: i for i in found if i.kind == "url"}
-    rules = await domain_rules(session) if any(i.kind in ("url", "domain") for i in found) else None
     verdicts: list[Verdict] = []
     for item in found:
         if len(verdicts) >= MOST:
@@ -110,40 +109,44 @@ async def check(
         if item.kind == "domain" and item.raw in urls:
             continue  # checked with its link
         if item.kind in ("url", "domain"):
-            assert rules is not None
-            verdicts.append(await _link(session, settings, item, found, rules))
+            verdicts.append(await _link(session, settings, item, found))
         elif item.kind == "bank_account":
-            seen = await sighting(session, "bank_account", _account_forms(item.value))
+            seen = (await lookup(session, ["bank_account"], _account_forms(item.value))).of(
+                "bank_account"
+            )
             verdicts.append(_verdict(settings, "bank_account", item.value, seen))
+        elif item.kind == "phone":
+            # Many accounts are the owner's phone number (MB, Techcombank…): one lookup for both.
+            national = "0" + item.value.removeprefix("+84")
+            both = await lookup(
+                session, ["phone", "bank_account"], [item.value, *_account_forms(national)]
+            )
+            verdicts.append(_verdict(settings, "phone", item.value, both.of("phone")))
+            account = both.of("bank_account")
+            if account.reports:
+                verdicts.append(_verdict(settings, "bank_account", national, account))
         else:
-            seen = await sighting(session, item.kind, [item.value])
+            seen = (await lookup(session, [item.kind], [item.value])).of(item.kind)
             verdicts.append(_verdict(settings, item.kind, item.value, seen))
-            if item.kind == "phone":
-                # Many accounts are the owner's phone number (MB, Techcombank…).
-                national = "0" + item.value.removeprefix("+84")
-                account = await sighting(session, "bank_account", _account_forms(national))
-                if account.reports:
-                    verdicts.append(_verdict(settings, "bank_account", national, account))
     return verdicts[:MOST]
 
 
 async def _link(
-    session: AsyncSession,
-    settings: Settings,
-    item: Indicator,
-    found: list[Indicator],
-    rules: tuple[list[str], list[str]],
+    session: AsyncSession, settings: Settings, item: Indicator, found: list[Indicator]
 ) -> Verdict:
-    allow, deny = rules
-    risk = linkrisk.analyse(item.value, allow=allow, deny=deny)
     domain = next(
         (i.value for i in found if i.kind == "domain" and i.raw == item.raw),
         item.value if item.kind == "domain" else None,
     )
-    # Reports sharing the site count, not only the exact address (scammers vary the path).
-    seen = await sighting(session, "domain", [domain]) if domain else NONE
+    # Reports sharing the site count, not only the exact address (scammers vary the path);
+    # the site, the address and the officers' rules for it come in one lookup.
+    kinds = ["domain"] if item.kind == "domain" else ["domain", "url"]
+    values = [v for v in (domain, item.value if item.kind == "url" else None) if v]
+    found_ = await lookup(session, kinds, values, linkrisk.rule_candidates(item.value))
+    risk = linkrisk.analyse(item.value, allow=found_.allow, deny=found_.deny)
+    seen = found_.of("domain")
     if not seen.reports and item.kind == "url":
-        seen = await sighting(session, "url", [item.value])
+        seen = found_.of("url")
     return _verdict(settings, "link", item.value, seen, risk)
 
 

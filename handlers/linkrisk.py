@@ -398,6 +398,25 @@ def _verdict(
     return LinkRisk(host, display, domain, _level(set(found)), reasons, None)
 
 
+def rule_candidates(value: str) -> list[str]:
+    """The names an officer's allow / deny entry for `value` could be stored under: its host and
+    every parent domain (`a.b.example.com` → itself, `b.example.com`, `example.com`, `com`), so
+    the check reads only the rules that can apply instead of all of them."""
+    if not isinstance(value, str):
+        return []
+    raw = _strip_trailing(normalize_text(value).strip())[:4096]
+    if "://" not in raw[:10] and "@" in raw.split("/", 1)[0]:
+        return []  # an e-mail address is no website
+    norm = _normalize_url(raw)
+    host = norm[1] if norm else None
+    if not host:
+        return []
+    if _is_ip(host):
+        return [host]
+    labels = host.split(".")
+    return [".".join(labels[i:]) for i in range(len(labels))]
+
+
 # --- the analysis -----------------------------------------------------------------------------
 
 

@@ -10,7 +10,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, exists, func, or_, select
+from sqlalchemy import (
+    and_,
+    bindparam,
+    delete,
+    exists,
+    func,
+    literal_column,
+    null,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy import case as sa_case
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -36,11 +47,16 @@ class Sighting:
 NONE = Sighting(0, 0, None, None, False)
 
 
-def _sighting_statement() -> Any:
-    """One statement for a whole sighting, built once: the check runs it for every value, and
-    building a query costs more Python time than SQLite takes to answer it (bench/check.py)."""
+def _sightings_statement() -> Any:
+    """One statement for a whole check, built once: the check runs it for every value, and
+    building a query costs more Python time than SQLite takes to answer it (bench/check.py).
+
+    It looks several kinds up at once (a phone and the same number as an account; a link's site
+    and the link itself), one row per kind found, and reads the officers' allow / deny rules for
+    the candidate domains alongside, so a check is a single round trip to the database."""
     linked = (
         select(
+            col(Indicator.kind).label("kind"),
             col(Report.id).label("id"),
             col(Report.reporter_id).label("reporter_id"),
             col(Report.submitted_at).label("submitted_at"),
@@ -49,7 +65,7 @@ def _sighting_statement() -> Any:
         .join(ReportIndicator, col(ReportIndicator.report_id) == col(Report.id))
         .join(Indicator, col(Indicator.id) == col(ReportIndicator.indicator_id))
         .where(
-            col(Indicator.kind) == bindparam("kind"),
+            col(Indicator.kind).in_(bindparam("kinds", expanding=True)),
             col(Indicator.value).in_(bindparam("values", expanding=True)),
             col(Report.status).in_(COUNTED),
         )
@@ -62,26 +78,82 @@ def _sighting_statement() -> Any:
         linked.c.status.in_(("verified", "forwarded")),
         and_(linked.c.status == "closed", verified_event),
     )
-    return select(
+    found = select(
+        linked.c.kind,
         func.count(func.distinct(linked.c.reporter_id)),
         func.count(func.distinct(linked.c.id)),
         func.min(linked.c.submitted_at),
         func.max(linked.c.submitted_at),
         func.max(sa_case((verified, 1), else_=0)),
+        literal_column("NULL").label("rule_domain"),
+    ).group_by(linked.c.kind)
+    # The rules ride in the same result: kind "rule:allow" / "rule:deny", the domain last.
+    rules: Any = select(
+        ("rule:" + col(DomainRule.verdict)).label("kind"),
+        literal_column("0"),
+        literal_column("0"),
+        null(),
+        null(),
+        literal_column("0"),
+        col(DomainRule.domain),
+    ).where(col(DomainRule.domain).in_(bindparam("domains", expanding=True)))
+    return union_all(found, rules)
+
+
+_SIGHTINGS = _sightings_statement()
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """What one check found: how each kind was reported, and the officers' rules that apply."""
+
+    seen: dict[str, Sighting]
+    allow: list[str]
+    deny: list[str]
+
+    def of(self, kind: str) -> Sighting:
+        return self.seen.get(kind, NONE)
+
+
+async def lookup(
+    session: AsyncSession,
+    kinds: Sequence[str],
+    values: Sequence[str],
+    domains: Sequence[str] = (),
+) -> Lookup:
+    """Reports carrying any of `values` (one indicator's equivalent forms) as any of `kinds`,
+    counted per kind, and the allow / deny rules set for any of `domains`.
+
+    Forms of different kinds never collide (phones are stored "+84…", accounts "0…" or
+    "BANK:0…", domains without a scheme, links with one), so one IN list serves all kinds."""
+    if not values and not domains:
+        return Lookup({}, [], [])
+    rows = await session.execute(
+        _SIGHTINGS,
+        {
+            "kinds": list(kinds) or [""],
+            "values": list(values) or [""],
+            "domains": list(domains) or [""],
+        },
     )
-
-
-_SIGHTING = _sighting_statement()
+    seen: dict[str, Sighting] = {}
+    allow: list[str] = []
+    deny: list[str] = []
+    for kind, reporters, reports, first, last, was_verified, domain in rows:
+        if kind == "rule:allow":
+            allow.append(domain)
+        elif kind == "rule:deny":
+            deny.append(domain)
+        elif reports:
+            seen[kind] = Sighting(int(reporters), int(reports), first, last, bool(was_verified))
+    return Lookup(seen, sorted(allow), sorted(deny))
 
 
 async def sighting(session: AsyncSession, kind: str, values: Sequence[str]) -> Sighting:
     """Reports carrying any of `values` (one indicator's equivalent forms) of `kind`."""
     if not values:
         return NONE
-    row = (await session.execute(_SIGHTING, {"kind": kind, "values": list(values)})).one()
-    if not row[1]:
-        return NONE
-    return Sighting(int(row[0]), int(row[1]), row[2], row[3], bool(row[4]))
+    return (await lookup(session, [kind], values)).of(kind)
 
 
 # ------------------------------------------------------------------------- domain allow / deny

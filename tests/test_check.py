@@ -151,6 +151,11 @@ async def test_officers_block_and_trust_websites_for_the_check(bot: Harness) -> 
     assert "qua-tang-tet.com" in joined(calls)
     calls = await h.send(CHECKER.command("kiemtra", "qua-tang-tet.com"))
     assert "🚩" in joined(calls)
+    # The rule covers the site's subdomains, and only that site.
+    calls = await h.send(CHECKER.command("kiemtra", "https://nhan.qua-tang-tet.com/qua"))
+    assert "🚩" in joined(calls)
+    calls = await h.send(CHECKER.command("kiemtra", "https://tang-tet.com/qua"))
+    assert "🚩" not in joined(calls)
     calls = await h.send(OFFICER.command("domains", "trust qua-tang-tet.com"))
     calls = await h.send(CHECKER.command("kiemtra", "qua-tang-tet.com"))
     assert "🚩" not in joined(calls) and "⚠️" not in joined(calls)

@@ -10,7 +10,14 @@ import pytest
 
 from handlers.extract import _registrable
 from handlers.i18n import translator
-from handlers.linkrisk import REASON_CODES, LinkRisk, Reason, analyse, reason_text
+from handlers.linkrisk import (
+    REASON_CODES,
+    LinkRisk,
+    Reason,
+    analyse,
+    reason_text,
+    rule_candidates,
+)
 
 _DATA = json.loads(
     (Path(__file__).parent.parent / "handlers" / "data" / "official_domains.json").read_text(
@@ -477,3 +484,21 @@ def test_every_reason_code_is_produced_somewhere() -> None:
     produced |= set(_codes(_risk("ok.vn", allow=["ok.vn"])))
     produced |= set(_codes(_risk("bad.vn", deny=["bad.vn"])))
     assert produced == set(REASON_CODES)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (
+            "https://a.b.example.com/x?y=1",
+            ["a.b.example.com", "b.example.com", "example.com", "com"],
+        ),
+        ("vietcombánk.com", ["xn--vietcombnk-z4a.com", "com"]),
+        ("http://192.168.1.10/login", ["192.168.1.10"]),
+        ("ban@example.com", []),
+        ("", []),
+    ],
+)
+def test_rule_candidates_are_the_host_and_its_parents(value: str, expected: list[str]) -> None:
+    # The instant check reads only the officers' rules stored under these names.
+    assert rule_candidates(value) == expected

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlmodel import select
 
-from storage import reports
+from storage import intel, reports
 from storage.dialogues import StaleDialogue, load_dialogue, save_dialogue, start_dialogue
 from storage.engine import Database
 from storage.migrate import head_revision, upgrade
@@ -103,6 +103,50 @@ async def test_indicators_are_stored_once_and_shared_between_reports(db: Databas
         linked = [await reports.report_indicators(session, r.id or 0) for r in submitted]
     assert [(i.kind, i.value) for i in indicators] == [("phone", "+84912345678")]
     assert linked == [[("phone", "+84912345678")]] * 2
+
+
+async def test_one_lookup_counts_each_kind_apart_and_reads_only_matching_rules(
+    db: Database,
+) -> None:
+    async with db.session() as session:
+        for n, indicators in enumerate(
+            [
+                [reports.NewIndicator("phone", "+84912345678", "0912 345 678")],
+                [reports.NewIndicator("bank_account", "MB:0912345678", "MB 0912345678")],
+                [reports.NewIndicator("bank_account", "0912345678", "0912345678")],
+            ]
+        ):
+            user = await record_consent(
+                session, "telegram", str(20 + n), language="vi", version="v", at=NOW + timedelta(n)
+            )
+            assert user.id is not None
+            draft = await reports.create_draft(
+                session, reporter_id=user.id, channel="telegram", now=NOW + timedelta(n)
+            )
+            fields = reports.ReportFields("job", None, None, None, True, False, None)
+            await reports.submit_report(
+                session, draft, fields, indicators, actor_id=user.id, now=NOW + timedelta(n)
+            )
+        await intel.set_domain_rule(session, "example.com", "deny", None, NOW)
+        await intel.set_domain_rule(session, "safe.vn", "allow", None, NOW)
+        await intel.set_domain_rule(session, "other.com", "deny", None, NOW)
+    async with db.session() as session:
+        found = await intel.lookup(
+            session,
+            ["phone", "bank_account"],
+            ["+84912345678", "0912345678", "MB:0912345678"],
+            ["a.example.com", "example.com", "safe.vn", "com"],
+        )
+        alone = await intel.lookup(session, ["bank_account"], ["MB:0912345678"])
+        nothing = await intel.lookup(session, ["phone"], ["+84900000000"], ["nowhere.com"])
+    assert found.of("phone").reports == 1 and found.of("phone").reporters == 1
+    account = found.of("bank_account")
+    assert (account.reports, account.reporters) == (2, 2)
+    assert account.first_at == NOW + timedelta(1) and account.last_at == NOW + timedelta(2)
+    assert (found.deny, found.allow) == (["example.com"], ["safe.vn"])  # not other.com
+    assert alone.of("bank_account").reports == 1 and alone.of("phone").reports == 0
+    assert (alone.deny, alone.allow) == ([], [])
+    assert nothing.of("phone") == intel.NONE and (nothing.deny, nothing.allow) == ([], [])
 
 
 async def test_times_read_back_timezone_aware_in_utc(db: Database) -> None:
