@@ -127,6 +127,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     check.add_argument("value", nargs="+", help="what to check, e.g. 0912345678")
     check.set_defaults(func=_check)
+
+    stats = commands.add_parser(
+        "stats",
+        help="reports by status and kind for 7 and 30 days, money lost, subscribers, warnings",
+    )
+    stats.add_argument("--json", action="store_true", help="print JSON instead of text")
+    stats.add_argument(
+        "--language", choices=["vi", "en"], default="vi", help="language of the text (vi)"
+    )
+    stats.set_defaults(func=_stats)
     return parser
 
 
@@ -161,7 +171,8 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
     log.info("tinbao is running (long polling); stop with Ctrl+C or SIGTERM")
     # run_polling stops gracefully on SIGINT and SIGTERM, then runs post_shutdown.
     application.run_polling(
-        allowed_updates=["message", "edited_message", "callback_query"], drop_pending_updates=False
+        allowed_updates=["message", "edited_message", "callback_query", "my_chat_member"],
+        drop_pending_updates=False,
     )
     return 0
 
@@ -428,6 +439,29 @@ def _check(settings: Settings, args: argparse.Namespace) -> int:
         )
     )
     return 0 if verdicts else 1
+
+
+def _stats(settings: Settings, args: argparse.Namespace) -> int:
+    """The figures of `/thongke`, as text or JSON."""
+    from handlers import stats
+    from handlers.i18n import translator
+    from storage import stats as figures_of
+    from storage.models import utcnow
+
+    async def go() -> figures_of.Figures:
+        db = await open_database(settings)
+        try:
+            async with db.session() as session:
+                return await figures_of.figures(session, utcnow())
+        finally:
+            await db.dispose()
+
+    figures = asyncio.run(go())
+    if args.json:
+        print(json.dumps(stats.as_json(figures), ensure_ascii=False, indent=2))
+    else:
+        print(stats.text(translator(args.language), figures))
+    return 0
 
 
 if __name__ == "__main__":

@@ -5,8 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+# Messages a second Telegram takes from a bot without paid broadcasts.
+FREE_BROADCAST_RATE = 30.0
 
 
 class Settings(BaseSettings):
@@ -50,6 +53,27 @@ class Settings(BaseSettings):
     flood_window_seconds: float = Field(default=10.0, gt=0)
     draft_days: int = Field(default=30, ge=1)
     album_quiet_seconds: float = Field(default=1.5, gt=0)
+
+    # Scam warnings (documented in .env.example). Telegram takes about 30 messages a second
+    # from a bot; paid broadcasts (`allow_paid_broadcast`, charged in Stars) up to 1,000.
+    broadcast_rate: float = Field(default=25.0, gt=0, le=1000)
+    broadcast_paid: bool = False
+    # A second admin must approve a warning before it is sent.
+    broadcast_approval: bool = False
+    broadcast_max_attempts: int = Field(default=5, ge=1, le=20)
+    broadcast_progress_seconds: float = Field(default=5.0, gt=0)
+    # A sender holds a broadcast this long between renewals; after a crash another process (or
+    # the restarted one) takes it over once it lapses.
+    broadcast_lease_seconds: float = Field(default=30.0, gt=0)
+
+    @model_validator(mode="after")
+    def _paid_rate(self) -> Settings:
+        if self.broadcast_rate > FREE_BROADCAST_RATE and not self.broadcast_paid:
+            raise ValueError(
+                f"TINBAO_BROADCAST_RATE above {FREE_BROADCAST_RATE:g} needs paid broadcasts "
+                "(TINBAO_BROADCAST_PAID=true): Telegram refuses more from a bot otherwise"
+            )
+        return self
 
     @field_validator("admin_ids", mode="before")
     @classmethod

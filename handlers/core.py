@@ -51,8 +51,8 @@ class Outbound:
     `edit` is the id of a message already sent to `to` to replace instead of sending anew.
     `toast` answers the button press with `text` as a short pop-up instead of a message.
     `file` sends a file with `text` as its caption.
-    `receipt` names what this message delivers ("card" or "notice", and a row id), so the
-    router can record it once it is sent.
+    `receipt` names what this message delivers ("card", "notice" or a broadcast's "progress",
+    and a row id), so the router can record it once it is sent.
     """
 
     text: str
@@ -118,6 +118,8 @@ class Inbound:
     forwarded: Forwarded | None = None
     unsupported: str | None = None
     update_id: int | None = None
+    # "blocked" / "unblocked": the user stopped or restarted the bot (no message to answer).
+    membership: str | None = None
 
 
 class Outbox(Protocol):

@@ -1,7 +1,8 @@
 """Sending replies after their transaction committed, and recording what was delivered.
 
 Cards and reporter notices carry a receipt: once sent, a card's message id is stored (so it
-can be edited as the report changes) and a notice is marked sent. What could not be delivered
+can be edited as the report changes) and a notice is marked sent; a broadcast's progress
+message is remembered so the sender can edit it. What could not be delivered
 is left for the timers to retry once (see `handlers.timers`).
 """
 
@@ -13,7 +14,7 @@ from datetime import datetime
 from handlers.core import Inbound, Outbound, Outbox
 from handlers.i18n import pick_language, translator
 from handlers.services import Services
-from storage import queue
+from storage import broadcasts, queue
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,7 @@ async def deliver(
     """
     cards: dict[int, list[tuple[str, str]]] = {}
     notices: dict[int, bool] = {}
+    progress: dict[int, str] = {}
     unreachable = False
     # A pop-up answers the button press: first, so the officer is not kept waiting while cards
     # are edited and files uploaded (Telegram also refuses an answer that comes too late).
@@ -55,8 +57,10 @@ async def deliver(
                 posted.append((reply.to or inbound.chat_id, sent))
         elif kind == "notice":
             notices[row_id] = notices.get(row_id, False) or sent is not None
-    if cards or notices:
-        await _record(services, cards, notices, services.clock(), retry)
+        elif kind == "progress" and sent is not None:
+            progress[row_id] = sent
+    if cards or notices or progress:
+        await _record(services, cards, notices, progress, services.clock(), retry)
 
 
 def _private_from_group(inbound: Inbound, reply: Outbound) -> bool:
@@ -84,11 +88,14 @@ async def _record(
     services: Services,
     cards: dict[int, list[tuple[str, str]]],
     notices: dict[int, bool],
+    progress: dict[int, str],
     now: datetime,
     retry: bool,
 ) -> None:
     try:
         async with services.db.session() as session:
+            for broadcast_id, message_id in progress.items():
+                await broadcasts.set_progress_message(session, broadcast_id, message_id)
             for report_id, posted in cards.items():
                 for chat_id, message_id in posted:
                     await queue.add_card(session, report_id, chat_id, message_id, now)

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_date, format_datetime
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from babel.numbers import format_currency
+from babel.numbers import format_currency, format_decimal
 from babel.support import Translations
 
 from locales import DOMAIN, LOCALES_DIR
@@ -68,6 +68,10 @@ class Translator:
     def ngettext(self, singular: str, plural: str, n: int) -> str:
         """The singular or plural form for `n` (Vietnamese has one form, English two)."""
         return _catalog(self.language).ngettext(singular, plural, n)
+
+    def number(self, n: int) -> str:
+        """A count with the language's grouping, e.g. `12.345` in Vietnamese."""
+        return format_decimal(n, locale=self.language)
 
     def money(self, vnd: int) -> str:
         """An amount of đồng, e.g. `5.000.000 ₫` in Vietnamese."""

@@ -86,6 +86,7 @@ def help_text(t: Translator) -> Outbound:
             "/baocao – report a scam\n"
             "/kiemtra – check a phone number, account or link before you pay\n"
             "/tinbao – your reports and their status\n"
+            "/nhancanhbao – receive warnings about new scams (/huynhan to stop)\n"
             "/huy – cancel the report you are writing\n"
             "/ngonngu – change the language\n"
             "/trogiup – this help\n\n"

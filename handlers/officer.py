@@ -36,6 +36,8 @@ MENU = (
     ("hoi", "ask", "ask", N_("Ask the reporter: /hoi TB-2611-0001 question")),
     ("trangthai", "status", "status", N_("Change a report's status: /trangthai TB-2611-0001")),
     ("tenmien", "domains", "domains", N_("Block or trust a website for /kiemtra")),
+    ("thongke", "stats", "stats", N_("Statistics: reports, money lost, subscribers")),
+    ("canhbao", "broadcast", "broadcast", N_("Send a scam warning to subscribers (admins)")),
     ("canbo", "officers", "officers", N_("Manage officers (admins)")),
 )
 COMMANDS = {

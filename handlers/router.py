@@ -12,7 +12,7 @@ import asyncio
 import logging
 import unicodedata
 
-from handlers import cards, check, followup, intake, officer, screenshots
+from handlers import cards, check, followup, intake, officer, screenshots, stats, warnings
 from handlers import evidence as evidence_store
 from handlers.context import Ctx
 from handlers.core import Inbound, Outbound, Outbox
@@ -31,7 +31,7 @@ from handlers.menu import (
 )
 from handlers.services import Services
 from storage.dialogues import StaleDialogue
-from storage.models import PendingInput, Report
+from storage.models import Broadcast, PendingInput, Report
 from storage.updates import claim_update
 from storage.users import get_user
 
@@ -45,6 +45,8 @@ MENU = (
     ("baocao", "report", "report", N_("Report a scam")),
     ("kiemtra", "check", "check", N_("Check a number, account or link")),
     ("tinbao", "myreports", "mine", N_("My reports and their status")),
+    ("nhancanhbao", "subscribe", "subscribe", N_("Receive scam warnings")),
+    ("huynhan", "unsubscribe", "unsubscribe", N_("Stop scam warnings")),
     ("huy", "cancel", "cancel", N_("Cancel the report in progress")),
     ("ngonngu", "language", "language", N_("Change language")),
     ("trogiup", "help", "help", N_("Help and safety advice")),
@@ -153,6 +155,10 @@ async def _transaction(
                 replies += await cards.new_cards(
                     session, services.settings, inbound.channel, report, now
                 )
+            replies += await warnings.maybe_offer(ctx)
+        after_commit = list(session.info.get("after_commit", []))
+    for hook in after_commit:
+        hook()
     evidence_store.remove(services.settings.evidence_dir, ctx.cleanup)
     if album is not None:
         _schedule_album_ack(inbound, services, outbox, ctx.t, *album)
@@ -189,8 +195,8 @@ async def _prepare_files(
         return []
     async with services.db.session() as session:
         user = await get_user(session, inbound.channel, inbound.user_id)
-    if user is None or user.consent_at is None:
-        return []  # nothing is downloaded or stored before consent
+    if user is None or (user.consent_at is None and user.role != "admin"):
+        return []  # nothing is downloaded or stored before consent (an admin's warning photo is)
     settings = services.settings
     prepared = []
     reading = 0
@@ -255,10 +261,18 @@ async def _dispatch(ctx: Ctx, prepared: list[intake.PreparedFile]) -> list[Outbo
     inbound = ctx.inbound
     t = ctx.t
     days = ctx.services.settings.draft_days
+    if inbound.membership == "blocked":
+        await warnings.blocked(ctx)
+        return []  # nothing can be said to someone who blocked the bot
+    if inbound.membership is not None:
+        return []
     if inbound.callback is not None:
         return await _on_button(ctx, inbound.callback)
     if inbound.command is not None:
         return await _on_command(ctx, inbound.command)
+    draft = await warnings.composing(ctx)
+    if draft is not None:
+        return await _warning_input(ctx, draft, prepared)
     pending = _pending(ctx)
     text = unicodedata.normalize("NFC", inbound.text or "")
     if pending is not None and pending.action in ("note", "ask") and officer.is_staff(ctx):
@@ -318,6 +332,29 @@ async def _dispatch(ctx: Ctx, prepared: list[intake.PreparedFile]) -> list[Outbo
     return [main_menu(t, t._("Hello! I'm tinbao. What would you like to do?"))]
 
 
+async def _warning_input(
+    ctx: Ctx, draft: Broadcast, prepared: list[intake.PreparedFile]
+) -> list[Outbound]:
+    """An admin's message while writing a warning: its text, or its photo."""
+    inbound = ctx.inbound
+    for item in prepared:
+        if item.refusal is not None:
+            return [Outbound(item.refusal)]
+    photo = next(
+        (
+            (p.stored.path, p.stored.sha256, p.source.file_id or None)
+            for p in prepared
+            if p.stored is not None and p.stored.mime.startswith("image/")
+        ),
+        None,
+    )
+    other = (bool(inbound.files) and photo is None) or bool(inbound.unsupported)
+    text = unicodedata.normalize("NFC", inbound.text or "")
+    if inbound.forwarded is not None and not text:
+        other = True
+    return await warnings.on_input(ctx, draft, text, photo, other)
+
+
 async def _check(
     ctx: Ctx, text: str, *, links: tuple[str, ...] = (), usage: bool = False
 ) -> list[Outbound]:
@@ -375,7 +412,7 @@ async def _dispatch_group(ctx: Ctx) -> list[Outbound]:
         return [Outbound(ctx.t._("That button no longer works."), toast=True)]
     name = (inbound.command or "").lower()
     if name in officer.COMMANDS:
-        return await officer.on_command(ctx, officer.COMMANDS[name])
+        return await _staff_command(ctx, officer.COMMANDS[name])
     if not officer.is_staff(ctx):
         return officer.refusal(ctx, f"/{name}")
     return [officer.help_text(ctx.t)]
@@ -386,7 +423,7 @@ async def _on_command(ctx: Ctx, name: str) -> list[Outbound]:
     days = ctx.services.settings.draft_days
     action = COMMANDS.get(name.lower())
     if action is None and name.lower() in officer.COMMANDS:
-        return await officer.on_command(ctx, officer.COMMANDS[name.lower()])
+        return await _staff_command(ctx, officer.COMMANDS[name.lower()])
     staff = officer.is_staff(ctx)
     if action == "help":
         return [help_text(t), officer.help_text(t)] if staff else [help_text(t)]
@@ -399,13 +436,18 @@ async def _on_command(ctx: Ctx, name: str) -> list[Outbound]:
     if action == "check":
         # Nothing is stored, so a check needs no consent: anyone may ask before paying.
         return await _check(ctx, ctx.inbound.args, usage=True)
+    if action == "unsubscribe":
+        return await warnings.unsubscribe(ctx)
     if action is None:
         return [
             Outbound(t._("I don't know the command /{name}.").format(name=name[:32])),
             main_menu(t),
         ]
     if not ctx.consented:
-        return [consent_screen(t, days, "report" if action == "report" else "menu")]
+        intent = action if action in ("report", "subscribe") else "menu"
+        return [consent_screen(t, days, intent)]
+    if action == "subscribe":
+        return await warnings.subscribe(ctx)
     dialogue = await intake.active_dialogue(ctx)
     if action == "report":
         return await intake.begin(ctx)
@@ -425,11 +467,24 @@ async def _on_command(ctx: Ctx, name: str) -> list[Outbound]:
     return [greeting, officer.help_text(t)] if staff else [greeting]
 
 
+async def _staff_command(ctx: Ctx, action: str) -> list[Outbound]:
+    """An officer's or admin's command (warnings and statistics live in their own modules)."""
+    if action == "broadcast":
+        return await warnings.command(ctx)
+    if action == "stats":
+        if not officer.is_staff(ctx):
+            return officer.refusal(ctx, f"/{ctx.inbound.command}")
+        return [await stats.message(ctx.session, ctx.t, ctx.now)]
+    return await officer.on_command(ctx, action)
+
+
 async def _on_button(ctx: Ctx, data: str) -> list[Outbound]:
     days = ctx.services.settings.draft_days
     kind, _, rest = data.partition(":")
     if kind == "o":
         return await officer.on_button(ctx, data)
+    if kind == "bc":
+        return await warnings.on_button(ctx, data)
     if kind == "consent":
         return await _on_consent(ctx, rest)
     if kind == "lang":
@@ -446,6 +501,8 @@ async def _on_button(ctx: Ctx, data: str) -> list[Outbound]:
     t = ctx.t
     if kind == "ans" and rest.isdigit():
         return await followup.arm(ctx, int(rest))
+    if kind == "sub":
+        return await warnings.on_offer(ctx, rest)
     dialogue = await intake.active_dialogue(ctx)
     if kind == "menu":
         if rest == "report":
@@ -498,8 +555,11 @@ async def _on_consent(ctx: Ctx, rest: str) -> list[Outbound]:
         return [declined(translator(language))]
     await accept(ctx, language)
     if intent == "report":
-        return await intake.begin(ctx)
-    return [main_menu(ctx.t, ctx.t._("Thank you. What would you like to do?"))]
+        return await intake.begin(ctx)  # the offer of warnings waits until the report is sent
+    if intent == "subscribe":
+        return await warnings.subscribe(ctx)
+    menu = main_menu(ctx.t, ctx.t._("Thank you. What would you like to do?"))
+    return [*await warnings.maybe_offer(ctx), menu]  # the menu last: it is what comes next
 
 
 async def _where_we_are(ctx: Ctx) -> list[Outbound]:

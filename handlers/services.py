@@ -104,6 +104,13 @@ class Services:
     clock: Callable[[], datetime] = utcnow
     # Called with each update's id once its replies are sent (tests wait on it; metrics later).
     observers: list[Callable[[int | None], None]] = field(default_factory=list)
+    # Wake this process's broadcast senders (a warning was started or resumed).
+    senders: list[Callable[[], None]] = field(default_factory=list)
+
+    def poke_senders(self) -> None:
+        """Tell the broadcast senders there is work, instead of waiting for their next look."""
+        for poke in self.senders:
+            poke()
 
     @classmethod
     def create(cls, settings: Settings, db: Database) -> Services:

@@ -265,3 +265,93 @@ class OnceMark(SQLModel, table=True):
 
     key: str = Field(max_length=128, primary_key=True)
     created_at: datetime = _ts(default=utcnow)
+
+
+class Subscription(SQLModel, table=True):
+    """A resident's choice about scam warnings: offered once, changed whenever they like.
+
+    `active` is who receives broadcasts. `offered_at` records that the offer was made, so it is
+    made only once; `reason` says why the last change happened ("user", "blocked").
+    """
+
+    user_id: int = Field(
+        sa_column=sa.Column(
+            sa.Integer, sa.ForeignKey("user.id", ondelete="CASCADE"), primary_key=True
+        )
+    )
+    active: bool = Field(default=False, index=True)
+    offered_at: datetime | None = _ts(nullable=True)
+    changed_at: datetime | None = _ts(nullable=True)
+    reason: str | None = Field(default=None, max_length=16)
+
+
+class Broadcast(SQLModel, table=True):
+    """A scam warning from an admin to the subscribers, from draft to its final counts.
+
+    Status: draft (being composed; `awaiting` says the next message of the author is its
+    text), approval (waiting for a second admin), sending, paused, cancelled, done. A sender
+    holds `lease_owner` until `lease_until`, so one process sends it at a time.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=16)
+    status: str = Field(default="draft", max_length=16, index=True)
+    author_id: int | None = Field(
+        default=None,
+        sa_column=sa.Column(sa.Integer, sa.ForeignKey("user.id", ondelete="SET NULL")),
+    )
+    approver_id: int | None = Field(
+        default=None,
+        sa_column=sa.Column(sa.Integer, sa.ForeignKey("user.id", ondelete="SET NULL")),
+    )
+    text: str = Field(default="", sa_type=sa.Text)
+    photo_path: str | None = Field(default=None, max_length=256)
+    photo_sha256: str | None = Field(default=None, max_length=64)
+    # The platform's id of the photo once uploaded, so it is uploaded once, not per recipient.
+    photo_file_id: str | None = Field(default=None, max_length=256)
+    audience: str = Field(default="all", max_length=8)  # "all" or a language code
+    awaiting: str | None = Field(default=None, max_length=16)
+    # Where the progress message lives (the chat of whoever started the sending).
+    progress_chat: str | None = Field(default=None, max_length=64)
+    progress_message: str | None = Field(default=None, max_length=64)
+    total: int = 0
+    sent: int = 0
+    blocked: int = 0
+    failed: int = 0
+    unknown: int = 0
+    lease_owner: str | None = Field(default=None, max_length=64)
+    lease_until: datetime | None = _ts(nullable=True)
+    created_at: datetime = _ts(default=utcnow)
+    submitted_at: datetime | None = _ts(nullable=True)
+    approved_at: datetime | None = _ts(nullable=True)
+    started_at: datetime | None = _ts(nullable=True)
+    finished_at: datetime | None = _ts(nullable=True)
+
+
+class BroadcastDelivery(SQLModel, table=True):
+    """One recipient of a broadcast and what became of the message to them.
+
+    State: pending → sending → sent, blocked (they blocked the bot: unsubscribed) or failed
+    (refused, or still failing after the retries); `unknown` when the sender stopped while the
+    message was on its way, so it may have arrived: it is not sent again (never twice).
+    """
+
+    __table_args__ = (sa.Index("ix_broadcastdelivery_queue", "broadcast_id", "state", "due_at"),)
+
+    broadcast_id: int = Field(
+        sa_column=sa.Column(
+            sa.Integer, sa.ForeignKey("broadcast.id", ondelete="CASCADE"), primary_key=True
+        )
+    )
+    user_id: int = Field(
+        sa_column=sa.Column(
+            sa.Integer, sa.ForeignKey("user.id", ondelete="CASCADE"), primary_key=True
+        )
+    )
+    chat_id: str = Field(max_length=64)
+    language: str = Field(default="vi", max_length=8)
+    state: str = Field(default="pending", max_length=16)
+    attempts: int = 0
+    error: str | None = Field(default=None, max_length=200)
+    due_at: datetime | None = _ts(nullable=True)
+    sent_at: datetime | None = _ts(nullable=True)

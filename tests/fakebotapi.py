@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import contextlib
 import itertools
 import json
@@ -263,6 +264,17 @@ class FakeBotAPI:
         self._file_ids = itertools.count(1)
         self._failures: list[_Failure] = []
         self._blocked: set[int] = set()
+        self._gone: set[int] = set()
+        # Telegram's limits, as a test or a benchmark sets them: at most `rate_limit` messages
+        # in any second (a 429 "retry after 1" beyond), and whole periods of flood wait.
+        self.rate_limit: float | None = None
+        self._window: collections.deque[float] = collections.deque()
+        self._flood_until = 0.0
+        self._flood_retry_after = 1
+        self.limited = 0  # 429s answered because of `rate_limit` or a flood wait
+        # While held, messages are received (in `held`) but not answered until released.
+        self._release: asyncio.Event | None = None
+        self.held: list[Call] = []
         self._commands: dict[tuple[str, str], list[Any]] = {}
         self._changed = _Waiters()
         self._closing = False
@@ -466,6 +478,27 @@ class FakeBotAPI:
         """Undo ``block_chat``."""
         self._blocked.discard(int(chat_id))
 
+    def gone_chat(self, chat_id: int) -> None:
+        """Make every send to ``chat_id`` answer 400 "Bad Request: chat not found"."""
+        self._gone.add(int(chat_id))
+
+    def flood_wait(self, seconds: float, retry_after: int = 1) -> None:
+        """For ``seconds`` from now, answer every message with 429 "retry after ``retry_after``",
+        as Telegram does to a bot that sent too much."""
+        self._flood_until = time.monotonic() + seconds
+        self._flood_retry_after = retry_after
+
+    def hold(self) -> None:
+        """Receive messages from now on but do not answer them until ``release``."""
+        if self._release is None:
+            self._release = asyncio.Event()
+
+    def release(self) -> None:
+        """Answer the held messages (even if their sender is gone) and stop holding."""
+        if self._release is not None:
+            self._release.set()
+            self._release = None
+
     @property
     def pending_updates(self) -> int:
         """Updates queued and not yet confirmed by a getUpdates offset."""
@@ -564,6 +597,11 @@ class FakeBotAPI:
                 raise failure
             if handler_name is None:
                 raise _BotAPIError(HTTPStatus.NOT_FOUND, "Not Found")
+            release = self._release
+            if release is not None and method in _DELIVERY_METHODS:
+                self.held.append(call)
+                self._changed.fire()
+                await release.wait()
             result = await handler_name[1](params)
         except _BotAPIError as exc:
             call.status = exc.status
@@ -597,6 +635,28 @@ class FakeBotAPI:
             return _BotAPIError(failure.status, failure.description, failure.retry_after)
         if method in _BLOCKABLE_METHODS and chat_id in self._blocked:
             return _BotAPIError(HTTPStatus.FORBIDDEN, "Forbidden: bot was blocked by the user")
+        if method in _BLOCKABLE_METHODS and chat_id in self._gone:
+            return _BotAPIError(HTTPStatus.BAD_REQUEST, "Bad Request: chat not found")
+        if method in _DELIVERY_METHODS:
+            return self._limit()
+        return None
+
+    def _limit(self) -> _BotAPIError | None:
+        now = time.monotonic()
+        if now < self._flood_until:
+            self.limited += 1
+            retry = self._flood_retry_after
+            return _BotAPIError(
+                HTTPStatus.TOO_MANY_REQUESTS, f"Too Many Requests: retry after {retry}", retry
+            )
+        if self.rate_limit is None:
+            return None
+        while self._window and self._window[0] <= now - 1.0:
+            self._window.popleft()
+        if len(self._window) >= self.rate_limit:
+            self.limited += 1
+            return _BotAPIError(HTTPStatus.TOO_MANY_REQUESTS, "Too Many Requests: retry after 1", 1)
+        self._window.append(now)
         return None
 
     def _handlers(

@@ -19,16 +19,23 @@ from tests.updates import Resident
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def start_bot(fake: FakeBotAPI, db_url: str, data_dir: Path) -> subprocess.Popen[bytes]:
-    """`tinbao run` in its own process, pointed at the fake Bot API."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith("TINBAO_")} | {
-        "TINBAO_TELEGRAM_TOKEN": fake.token,
-        "TINBAO_TELEGRAM_API_URL": fake.base_url,
-        "TINBAO_TELEGRAM_FILE_URL": fake.file_url,
-        "TINBAO_DATABASE_URL": db_url,
-        "TINBAO_DATA_DIR": str(data_dir),
-        "PYTHONPATH": str(ROOT),
-    }
+def start_bot(
+    fake: FakeBotAPI, db_url: str, data_dir: Path, **settings: str
+) -> subprocess.Popen[bytes]:
+    """`tinbao run` in its own process, pointed at the fake Bot API (`settings`: more
+    `TINBAO_*` variables, e.g. `TINBAO_BROADCAST_RATE="20"`)."""
+    env = (
+        {key: value for key, value in os.environ.items() if not key.startswith("TINBAO_")}
+        | {
+            "TINBAO_TELEGRAM_TOKEN": fake.token,
+            "TINBAO_TELEGRAM_API_URL": fake.base_url,
+            "TINBAO_TELEGRAM_FILE_URL": fake.file_url,
+            "TINBAO_DATABASE_URL": db_url,
+            "TINBAO_DATA_DIR": str(data_dir),
+            "PYTHONPATH": str(ROOT),
+        }
+        | settings
+    )
     return subprocess.Popen(
         [sys.executable, "-m", "bot.cli", "run"],
         cwd=data_dir,

@@ -577,8 +577,12 @@ async def test_commands_are_registered_in_both_languages(harness: Harness) -> No
     by_language = {c.params.get("language_code"): c.params["commands"] for c in calls}
     vi = [c["command"] for c in by_language["vi"]]
     en = [c["command"] for c in by_language["en"]]
-    assert vi == ["baocao", "kiemtra", "tinbao", "huy", "ngonngu", "trogiup"]
-    assert en == ["report", "check", "myreports", "cancel", "language", "help"]
+    assert vi == [
+        "baocao", "kiemtra", "tinbao", "nhancanhbao", "huynhan", "huy", "ngonngu", "trogiup"
+    ]  # fmt: skip
+    assert en == [
+        "report", "check", "myreports", "subscribe", "unsubscribe", "cancel", "language", "help"
+    ]  # fmt: skip
     assert by_language[None] == by_language["vi"]
 
 

@@ -11,11 +11,14 @@ import asyncio
 import contextlib
 import html
 import logging
+import warnings
 from collections.abc import Awaitable
 from datetime import datetime, timedelta
 from typing import Any
 
+import httpx
 from telegram import (
+    Bot,
     BotCommand,
     BotCommandScopeChat,
     InlineKeyboardButton,
@@ -31,7 +34,14 @@ from telegram import (
     Update,
 )
 from telegram.constants import MessageLimit, ParseMode
-from telegram.error import BadRequest, Forbidden, TelegramError
+from telegram.error import (
+    BadRequest,
+    Forbidden,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -41,11 +51,13 @@ from telegram.ext import (
     Defaults,
     TypeHandler,
 )
+from telegram.request import HTTPXRequest
 
 from bot.settings import Settings
 from handlers import officer, router, timers
 from handlers.core import Forwarded, Inbound, IncomingFile, Outbound
 from handlers.i18n import check_catalogs, pick_language, translator
+from handlers.sender import Sender, SendResult, max_in_flight
 from handlers.services import Services
 from storage import queue
 
@@ -140,6 +152,15 @@ async def _on_start(application: Application) -> None:
     application.bot_data["timers"] = asyncio.get_running_loop().create_task(
         timers.run_forever(services, lambda: run_timers(application)), name="tinbao-timers"
     )
+    transport = TelegramWarnings(services.settings)
+    await transport.start()
+    sender = Sender(services, transport, TelegramOutbox(application.bot), CHANNEL)
+    services.senders.append(sender.poke)
+    application.bot_data["warnings"] = transport
+    application.bot_data["sender"] = sender
+    application.bot_data["sending"] = asyncio.get_running_loop().create_task(
+        sender.run_forever(), name="tinbao-broadcasts"
+    )
 
 
 async def run_timers(application: Application) -> int:
@@ -205,6 +226,20 @@ async def _on_stop(application: Application) -> None:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+    sender: Sender | None = application.bot_data.pop("sender", None)
+    sending = application.bot_data.pop("sending", None)
+    if sender is not None and sending is not None:
+        # The sends on their way finish and are recorded; the rest waits for the next start.
+        sender.stop()
+        try:
+            await asyncio.wait_for(sending, timeout=35)
+        except TimeoutError:
+            log.warning("the broadcast sender did not stop in time")
+        with contextlib.suppress(ValueError):
+            services.senders.remove(sender.poke)
+    transport = application.bot_data.pop("warnings", None)
+    if transport is not None:
+        await transport.stop()
     await services.debouncer.flush()
     await services.db.dispose()
 
@@ -272,6 +307,19 @@ def to_inbound(update: Update, bot: Any) -> Inbound | None:
             callback=query.data or "",
             callback_id=query.id,
             update_id=update.update_id,
+        )
+    member = update.my_chat_member
+    if member is not None:
+        if member.chat.type != "private":
+            return None
+        status = member.new_chat_member.status
+        return Inbound(
+            channel=CHANNEL,
+            user_id=str(member.from_user.id),
+            chat_id=str(member.chat.id),
+            language_hint=member.from_user.language_code,
+            update_id=update.update_id,
+            membership="blocked" if status in ("kicked", "left") else "unblocked",
         )
     message = update.message or update.edited_message
     if message is None or message.from_user is None:
@@ -397,6 +445,83 @@ def _describe_origin(origin: MessageOrigin) -> str:
         chat = origin.sender_chat
         return f"{chat.title or chat.username or chat.id} (chat {chat.id})"
     return "unknown"
+
+
+class TelegramWarnings:
+    """Sends broadcast warnings with its own `Bot`, outside the application's rate limiter:
+    `handlers.sender` paces them (at `TINBAO_BROADCAST_RATE`) and needs every answer as it is,
+    a 429 included, instead of having it retried behind its back."""
+
+    def __init__(self, settings: Settings) -> None:
+        assert settings.telegram_token
+        self.paid = settings.broadcast_paid
+        pool = max_in_flight(settings.broadcast_rate) + 4
+        self.bot = Bot(
+            settings.telegram_token,
+            base_url=settings.telegram_api_url,
+            base_file_url=settings.telegram_file_url,
+            request=HTTPXRequest(connection_pool_size=pool, pool_timeout=5.0, read_timeout=15.0),
+        )
+
+    async def start(self) -> None:
+        await self.bot.initialize()
+
+    async def stop(self) -> None:
+        await self.bot.shutdown()
+
+    async def send_warning(
+        self, chat_id: str, message: Outbound, photo_id: str | None
+    ) -> SendResult:
+        """Send one warning; the answer sorted into what the sender must do next."""
+        extra: dict[str, Any] = {"allow_paid_broadcast": True} if self.paid else {}
+        try:
+            if message.file is not None:
+                caption = render_html(message, limit=MessageLimit.CAPTION_LENGTH)[0]
+                if photo_id is not None:
+                    try:
+                        await self.bot.send_photo(chat_id, photo=photo_id, caption=caption, **extra)
+                        return SendResult("sent")
+                    except BadRequest as error:
+                        if "file" not in str(error).lower():
+                            raise
+                        log.info("sending the warning's photo by its id failed; uploading it")
+                data = await asyncio.to_thread(message.file.path.read_bytes)
+                sent = await self.bot.send_photo(chat_id, photo=data, caption=caption, **extra)
+                uploaded = sent.photo[-1].file_id if sent.photo else None
+                return SendResult("sent", photo_id=uploaded)
+            for chunk in render_html(message):
+                await self.bot.send_message(chat_id, chunk, **extra)
+            return SendResult("sent")
+        except RetryAfter as error:
+            return SendResult("retry", retry_after=_seconds(error), error="flood wait")
+        except Forbidden as error:
+            return SendResult("blocked", error=str(error))
+        except BadRequest as error:
+            text = str(error).lower()
+            if any(gone in text for gone in ("chat not found", "deactivated", "blocked")):
+                return SendResult("blocked", error=str(error))
+            return SendResult("failed", error=str(error))
+        except TimedOut as error:
+            # Only a timeout before the request left is safe to repeat.
+            if isinstance(error.__cause__, (httpx.ConnectTimeout, httpx.PoolTimeout)):
+                return SendResult("retry", error="timed out connecting")
+            return SendResult("unknown", error="timed out waiting for Telegram's answer")
+        except NetworkError as error:
+            cause = error.__cause__
+            if cause is None or isinstance(cause, httpx.ConnectError):
+                return SendResult("retry", error=str(error))  # a 5xx, or no connection made
+            return SendResult("unknown", error=str(error))
+        except OSError as error:
+            return SendResult("failed", error=f"photo unreadable: {error}")
+
+
+def _seconds(error: RetryAfter) -> float:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # PTB 22 warns that retry_after becomes a timedelta
+        value: Any = error.retry_after
+    if isinstance(value, timedelta):
+        return max(1.0, value.total_seconds())
+    return max(1.0, float(value))
 
 
 def _where(chat_id: str) -> str:

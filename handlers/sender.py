@@ -1,0 +1,448 @@
+"""Sending a scam warning to every subscriber: at the platform's rate, resumable, never twice.
+
+One `Sender` runs in each bot process. It takes a broadcast in `sending` under a lease (a
+conditional write: one sender per broadcast, whichever process gets there first), then
+repeatedly waits for its pacing slot, marks the next due recipients `sending` (committed), sends
+to them, and records what became of each (`sent`, `blocked`, `failed`, or `pending` again with
+a time to retry).
+
+Never twice: a recipient is marked `sending` before its message goes out, and only a
+`pending` recipient is ever sent to. If the process dies (even `kill -9`) between that mark and
+the answer, nobody can know whether the message arrived, so the next sender records it as
+`unknown` ("may have received it") and does not send it again. We chose at most once: a second
+copy of a police warning looks like a scam itself and teaches people to ignore them. At most
+one pacing slot of recipients (one at the default rate, ~50 at 1,000/s) is at risk per crash,
+and the admin's summary counts them.
+
+Pacing: one send per 1/rate seconds. A 429 answer ("retry after N s") holds every send for N
+seconds (Telegram's flood wait is for the whole bot) and slows the rate by a tenth, which then
+creeps back to the configured rate. Blocked users (403, "chat not found", deactivated) are
+unsubscribed; server and network errors retry with backoff up to `TINBAO_BROADCAST_MAX_ATTEMPTS`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Literal, Protocol
+
+from handlers import warnings
+from handlers.core import Inbound, Outbound, Outbox
+from handlers.services import Services
+from storage import broadcasts
+from storage.broadcasts import Outcome, Recipient
+from storage.models import Broadcast
+
+log = logging.getLogger(__name__)
+
+# How often the sender renews its lease and notices a pause or a cancel.
+CHECK_SECONDS = 1.0
+# Results are written in groups, at least this often.
+FLUSH_SECONDS = 0.5
+# A flood wait slows the rate to this fraction of what it was (never below FLOOR of the target),
+# and the rate climbs back by RECOVERY of the target per second.
+SLOWDOWN = 0.9
+FLOOR = 0.5
+RECOVERY = 0.02
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """What the platform said to one warning.
+
+    `retry`: not delivered, safe to send again (a flood wait when `retry_after` is set; a
+    server or connection error otherwise). `unknown`: it may have arrived (a timeout after the
+    request went out), so it is not sent again.
+    """
+
+    outcome: Literal["sent", "blocked", "retry", "failed", "unknown"]
+    retry_after: float | None = None
+    error: str | None = None
+    photo_id: str | None = None
+
+
+class WarningTransport(Protocol):
+    """Sends one warning to one chat on a channel, reporting exactly what happened."""
+
+    async def send_warning(
+        self, chat_id: str, message: Outbound, photo_id: str | None
+    ) -> SendResult:
+        """Send `message` (its `file` is the photo; `photo_id` the platform's id once uploaded)."""
+        ...
+
+
+class Pacer:
+    """Spaces sends 1/rate seconds apart, holds them all during a flood wait, then recovers."""
+
+    def __init__(self, rate: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.target = rate
+        self.rate = rate
+        self.clock = clock
+        self.next = 0.0
+        self.hold_until = 0.0
+        self.last_cut = -1e9
+        self.updated = clock()
+        self.floods = 0
+
+    def delay(self) -> float:
+        """Seconds until the next send may start (0: now, and the slot is taken)."""
+        now = self.clock()
+        if now < self.hold_until:
+            return self.hold_until - now
+        self.rate = min(self.target, self.rate + self.target * RECOVERY * (now - self.updated))
+        self.updated = now
+        step = 1.0 / self.rate
+        # After a stall, start afresh instead of sending a burst to catch up.
+        if self.next < now - max(2 * step, 0.02):
+            self.next = now
+        if self.next > now:
+            return self.next - now
+        self.next += step
+        return 0.0
+
+    async def wait(self) -> None:
+        """Wait for the next slot (re-checked after sleeping: a flood wait may have begun)."""
+        pause = self.delay()
+        while pause > 0:
+            await asyncio.sleep(pause)
+            pause = self.delay()
+
+    def flood(self, retry_after: float) -> None:
+        """A flood wait: everyone waits `retry_after` seconds, then goes on a little slower."""
+        now = self.clock()
+        self.floods += 1
+        self.hold_until = max(self.hold_until, now + retry_after)
+        self.next = max(self.next, self.hold_until)
+        if now - self.last_cut > retry_after:  # one slowdown per wait, however many sends hit it
+            self.rate = max(self.target * FLOOR, self.rate * SLOWDOWN)
+            self.last_cut = now
+        self.updated = max(self.updated, self.hold_until)
+
+
+def batch_size(rate: float) -> int:
+    """Recipients marked `sending` at a time: one per slot at normal rates, ~50 ms worth at
+    paid rates (so the database is written ~20 times a second, not a thousand)."""
+    return max(1, int(rate * 0.05))
+
+
+def max_in_flight(rate: float) -> int:
+    """Sends waiting for an answer at once: enough for the rate at ~0.5 s per answer."""
+    return max(8, int(rate / 2))
+
+
+def backoff(attempts: int) -> timedelta:
+    """Wait before retrying after a server or network error: 2, 4, 8 … seconds, at most 5 min."""
+    return timedelta(seconds=min(300, 2 ** max(1, attempts)))
+
+
+@dataclass
+class _Run:
+    broadcast: Broadcast
+    photo_id: str | None
+    messages: dict[str, Outbound] = field(default_factory=dict)
+    outcomes: list[Outcome] = field(default_factory=list)
+    in_flight: set[asyncio.Task[None]] = field(default_factory=set)
+    queue: deque[Recipient] = field(default_factory=deque)
+    # For the progress message: (monotonic time, recipients finished) of the last update.
+    mark: tuple[float, int] = (0.0, 0)
+    rate: float = 0.0
+
+
+class Sender:
+    """This process's broadcast sender (see the module's docstring)."""
+
+    def __init__(
+        self,
+        services: Services,
+        transport: WarningTransport,
+        outbox: Outbox,
+        channel: str,
+        *,
+        poll_seconds: float = 2.0,
+    ) -> None:
+        self.services = services
+        self.transport = transport
+        self.outbox = outbox
+        self.channel = channel
+        self.owner = f"{channel}:{uuid.uuid4().hex[:16]}"
+        self.poll_seconds = poll_seconds
+        self.wake = asyncio.Event()
+        self.stopping = False
+        self.pacer = Pacer(services.settings.broadcast_rate)
+
+    def poke(self) -> None:
+        """Look for work now (a broadcast was started or resumed)."""
+        self.wake.set()
+
+    async def run_forever(self) -> None:
+        """Send whatever broadcast is due, until cancelled or stopped."""
+        while not self.stopping:
+            try:
+                worked = await self.run_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("the broadcast sender failed; trying again shortly")
+                worked = False
+            if not worked and not self.stopping:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.wake.wait(), self.poll_seconds)
+                self.wake.clear()
+
+    def stop(self) -> None:
+        """Finish the sends in flight and record them, then return from `run_forever`."""
+        self.stopping = True
+        self.wake.set()
+
+    @property
+    def lease(self) -> timedelta:
+        return timedelta(seconds=self.services.settings.broadcast_lease_seconds)
+
+    async def run_once(self) -> bool:
+        """Take one broadcast due for sending and work on it; False if there was none."""
+        services = self.services
+        async with services.db.session() as session:
+            broadcast_id = await broadcasts.take_lease(
+                session, self.owner, services.clock(), self.lease
+            )
+            if broadcast_id is None:
+                return False
+            broadcast = await session.get(Broadcast, broadcast_id)
+            assert broadcast is not None
+            interrupted = await broadcasts.mark_interrupted(session, broadcast_id)
+        if interrupted:
+            log.warning(
+                "broadcast %s: %s deliveries were under way when a sender stopped; they may "
+                "have arrived and are not sent again",
+                broadcast_id,
+                interrupted,
+            )
+        log.info("broadcast %s: sending (sender %s)", broadcast_id, self.owner)
+        await self._send(_Run(broadcast, broadcast.photo_file_id))
+        return True
+
+    async def _send(self, run: _Run) -> None:
+        broadcast_id = run.broadcast.id
+        assert broadcast_id is not None
+        settings = self.services.settings
+        self.pacer = Pacer(settings.broadcast_rate)
+        batch = batch_size(settings.broadcast_rate)
+        cap = max_in_flight(settings.broadcast_rate)
+        last_check = last_flush = time.monotonic()
+        last_progress = 0.0
+        status: str | None = "sending"
+        run.mark = (time.monotonic(), await self._finished(broadcast_id))
+        while True:
+            now = time.monotonic()
+            if now - last_check >= CHECK_SECONDS or self.stopping:
+                await self._flush(run)
+                last_flush = last_check = now
+                status = await self._renew(broadcast_id)
+                if status != "sending" or self.stopping:
+                    break
+            if now - last_flush >= FLUSH_SECONDS or len(run.outcomes) >= 200:
+                await self._flush(run)
+                last_flush = now
+            if now - last_progress >= settings.broadcast_progress_seconds:
+                await self._flush(run)
+                await self._progress(run, "sending")
+                last_progress = time.monotonic()
+            if len(run.in_flight) >= cap:
+                await asyncio.wait(run.in_flight, timeout=0.2, return_when=asyncio.FIRST_COMPLETED)
+                continue
+            if not run.queue:
+                pause = self.pacer.delay()
+                if pause > 0:
+                    await asyncio.sleep(min(pause, CHECK_SECONDS))
+                    continue
+                # The slot is ours: take the next recipients only now, so that as few as
+                # possible are marked `sending` before their message goes out.
+                async with self.services.db.session() as session:
+                    taken = await broadcasts.claim_due(
+                        session, broadcast_id, self.services.clock(), batch
+                    )
+                if not taken:
+                    self.pacer.next -= 1.0 / self.pacer.rate  # the slot was not used
+                    if await self._idle(run):
+                        status = "done"
+                        break
+                    continue
+                run.queue.extend(taken)
+            else:
+                await self.pacer.wait()
+            recipient = run.queue.popleft()
+            task = asyncio.get_running_loop().create_task(self._one(run, recipient))
+            run.in_flight.add(task)
+            task.add_done_callback(run.in_flight.discard)
+            if run.broadcast.photo_path and run.photo_id is None:
+                await task  # this send uploads the photo; the others reuse its id
+        await self._stop(run, status)
+
+    async def _idle(self, run: _Run) -> bool:
+        """Nothing due now: True once every recipient is finished, else wait a little."""
+        broadcast_id = run.broadcast.id
+        assert broadcast_id is not None
+        if run.in_flight:
+            await asyncio.wait(run.in_flight, timeout=0.2, return_when=asyncio.FIRST_COMPLETED)
+            return False
+        await self._flush(run)
+        async with self.services.db.session() as session:
+            count, earliest = await broadcasts.pending(session, broadcast_id)
+        if count == 0:
+            return True
+        wait = CHECK_SECONDS
+        if earliest is not None:
+            wait = min(wait, max(0.05, (earliest - self.services.clock()).total_seconds()))
+        await asyncio.sleep(wait)
+        return False
+
+    async def _one(self, run: _Run, recipient: Recipient) -> None:
+        settings = self.services.settings
+        message = self._message(run, recipient.language)
+        try:
+            result = await self.transport.send_warning(recipient.chat_id, message, run.photo_id)
+        except Exception as failure:  # a bug or an unexpected answer: it may have gone out
+            log.exception("broadcast %s: sending one warning failed", run.broadcast.id)
+            result = SendResult("unknown", error=type(failure).__name__)
+        now = self.services.clock()
+        outcome = result.outcome
+        error = (result.error or "")[:200] or None
+        if outcome == "sent":
+            if result.photo_id and result.photo_id != run.photo_id:
+                run.photo_id = result.photo_id
+                async with self.services.db.session() as session:
+                    await broadcasts.set_photo_id(session, run.broadcast.id or 0, result.photo_id)
+            run.outcomes.append(Outcome(recipient.user_id, "sent"))
+        elif outcome == "retry" and result.retry_after is not None:
+            # A flood wait says nothing about this person: it is not counted against them,
+            # except to stop a chat that is always refused from looping for ever.
+            self.pacer.flood(result.retry_after)
+            due = now + timedelta(seconds=result.retry_after)
+            state = (
+                "pending" if recipient.attempts < settings.broadcast_max_attempts * 4 else "failed"
+            )
+            run.outcomes.append(
+                Outcome(recipient.user_id, state, error, due if state == "pending" else None)
+            )
+        elif outcome == "retry":
+            if recipient.attempts < settings.broadcast_max_attempts:
+                due = now + backoff(recipient.attempts)
+                run.outcomes.append(Outcome(recipient.user_id, "pending", error, due))
+            else:
+                run.outcomes.append(Outcome(recipient.user_id, "failed", error))
+        else:
+            run.outcomes.append(Outcome(recipient.user_id, outcome, error))
+
+    def _message(self, run: _Run, language: str) -> Outbound:
+        message = run.messages.get(language)
+        if message is None:
+            message = warnings.resident_message(self.services.settings, run.broadcast, language)
+            run.messages[language] = message
+        return message
+
+    async def _flush(self, run: _Run) -> None:
+        if not run.outcomes:
+            return
+        outcomes, run.outcomes = run.outcomes, []
+        async with self.services.db.session() as session:
+            await broadcasts.record(session, run.broadcast.id or 0, outcomes, self.services.clock())
+
+    async def _renew(self, broadcast_id: int) -> str | None:
+        async with self.services.db.session() as session:
+            return await broadcasts.renew_lease(
+                session, broadcast_id, self.owner, self.services.clock(), self.lease
+            )
+
+    async def _finished(self, broadcast_id: int) -> int:
+        async with self.services.db.session() as session:
+            figures = await broadcasts.counts(session, broadcast_id)
+        return sum(n for state, n in figures.items() if state not in ("pending", "sending"))
+
+    async def _stop(self, run: _Run, status: str | None) -> None:
+        """Let the sends in flight finish, record them, and tell the admin where things stand."""
+        broadcast_id = run.broadcast.id
+        assert broadcast_id is not None
+        if run.in_flight:
+            await asyncio.wait(run.in_flight, timeout=30)
+        # What was claimed but not started goes back to the queue untouched.
+        leftover = [r.user_id for r in run.queue]
+        run.queue.clear()
+        run.outcomes += [Outcome(user_id, "pending") for user_id in leftover]
+        await self._flush(run)
+        now = self.services.clock()
+        async with self.services.db.session() as session:
+            if status == "done":
+                await broadcasts.finish(session, broadcast_id, "done", now)
+            elif status == "cancelled":
+                await broadcasts.store_counts(session, broadcast_id)
+            if status is not None:
+                await broadcasts.release_lease(session, broadcast_id, self.owner)
+            broadcast = await session.get(Broadcast, broadcast_id)
+        if broadcast is None:
+            return
+        run.broadcast = broadcast
+        if status is None:
+            log.warning("broadcast %s: another sender took it over", broadcast_id)
+            return
+        log.info("broadcast %s: %s", broadcast_id, status if not self.stopping else "stopped")
+        if self.stopping and status == "sending":
+            return  # shutting down: another process (or this one, restarted) goes on
+        await self._progress(run, status)
+        if status in ("done", "cancelled"):
+            await self._summary(run)
+
+    async def _progress(self, run: _Run, status: str) -> None:
+        broadcast = run.broadcast
+        if broadcast.progress_chat is None or broadcast.id is None:
+            return
+        async with self.services.db.session() as session:
+            figures = await broadcasts.counts(session, broadcast.id)
+            fresh = await session.get(Broadcast, broadcast.id)
+        if fresh is not None and fresh.progress_message:
+            broadcast.progress_message = fresh.progress_message
+        finished = sum(n for state, n in figures.items() if state not in ("pending", "sending"))
+        now = time.monotonic()
+        then, before = run.mark
+        if now - then >= 1.0:
+            run.rate = max(0.0, (finished - before) / (now - then))
+            run.mark = (now, finished)
+        message = await warnings.progress_message(
+            self.services, broadcast, figures, run.rate, status, self.pacer.floods
+        )
+        await self._show(broadcast, message)
+
+    async def _show(self, broadcast: Broadcast, message: Outbound) -> None:
+        """Edit the progress message in place, or post it anew if it cannot be edited."""
+        inbound = Inbound(channel=self.channel, user_id="", chat_id=broadcast.progress_chat or "")
+        if broadcast.progress_message:
+            message.edit = broadcast.progress_message
+        try:
+            sent = await self.outbox.send(inbound, message)
+        except Exception:
+            log.exception("updating a broadcast's progress failed")
+            return
+        if sent is None and message.edit:
+            message.edit = None
+            sent = await self.outbox.send(inbound, message)
+        if sent is not None and sent != broadcast.progress_message and broadcast.id is not None:
+            broadcast.progress_message = sent
+            async with self.services.db.session() as session:
+                await broadcasts.set_progress_message(session, broadcast.id, sent)
+
+    async def _summary(self, run: _Run) -> None:
+        broadcast = run.broadcast
+        if broadcast.progress_chat is None:
+            return
+        message = await warnings.summary_message(self.services, broadcast)
+        inbound = Inbound(channel=self.channel, user_id="", chat_id=broadcast.progress_chat)
+        try:
+            await self.outbox.send(inbound, message)
+        except Exception:
+            log.exception("sending a broadcast's summary failed")
