@@ -97,3 +97,14 @@ def test_evidence_is_typed_from_its_bytes_and_stored_once_by_sha256(tmp_path: Pa
     assert [p.name for p in tmp_path.rglob("*") if p.is_file()] == [f"{first.sha256}.png"]
     evidence.remove(tmp_path, [first.path])
     assert not (tmp_path / first.path).exists()
+
+
+def test_every_setting_is_documented_in_env_example_and_readme() -> None:
+    from bot.settings import Settings
+
+    root = Path(__file__).resolve().parent.parent
+    example = (root / ".env.example").read_text("utf-8")
+    readme = (root / "README.md").read_text("utf-8")
+    names = [f"TINBAO_{name.upper()}" for name in Settings.model_fields]
+    assert [n for n in names if n not in example] == []
+    assert [n for n in names if n not in readme] == []
