@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy.engine import make_url
 
+from bot import logs
 from bot.settings import Settings
 from handlers.extract import extract_indicators
 from handlers.services import Services
@@ -43,14 +44,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    logging.basicConfig(
-        level=logging.INFO if args.command in ("run",) else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    # Request URLs contain the bot token.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    level = logging.INFO if args.command in ("run", "webhook") else logging.WARNING
+    logs.configure(level)
     try:
         settings = Settings()
+        logs.configure(level, settings.log_format)
         return int(args.func(settings, args) or 0)
     except ValidationError as error:
         first = error.errors()[0]
@@ -71,6 +69,12 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     run = commands.add_parser("run", help="run the Telegram bot with long polling (main job)")
+    hook = commands.add_parser(
+        "webhook",
+        help="serve Telegram's webhook, /healthz, /readyz and /metrics on TINBAO_LISTEN "
+        "(several processes may share one PostgreSQL database)",
+    )
+    hook.set_defaults(func=_webhook)
     run.set_defaults(func=_run)
 
     chat = commands.add_parser("chat", help="talk to the bot in this terminal, no Telegram needed")
@@ -161,7 +165,7 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
     if not settings.telegram_token:
         print(NO_TOKEN, file=sys.stderr)
         return 2
-    from bot.channels.telegram import build_application
+    from bot.channels.telegram import ALLOWED_UPDATES, build_application
 
     # Migrate before building the bot: the schema must be current before the first update.
     asyncio.run(_upgrade_only(settings))
@@ -170,10 +174,23 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
     application = build_application(settings, services)
     log.info("tinbao is running (long polling); stop with Ctrl+C or SIGTERM")
     # run_polling stops gracefully on SIGINT and SIGTERM, then runs post_shutdown.
-    application.run_polling(
-        allowed_updates=["message", "edited_message", "callback_query", "my_chat_member"],
-        drop_pending_updates=False,
-    )
+    application.run_polling(allowed_updates=list(ALLOWED_UPDATES), drop_pending_updates=False)
+    return 0
+
+
+def _webhook(settings: Settings, args: argparse.Namespace) -> int:
+    if not settings.telegram_token:
+        raise CommandError(NO_TOKEN.removeprefix("tinbao: "))
+    if not settings.webhook_url or not settings.webhook_secret:
+        raise CommandError(
+            "TINBAO_WEBHOOK_URL (the public https address Telegram posts to) and "
+            "TINBAO_WEBHOOK_SECRET (a random string of letters, digits, _ and -) must be set "
+            "for `tinbao webhook`; see docs/deploy.md"
+        )
+    from bot.webhook import serve
+
+    log.info("tinbao webhook: starting")
+    asyncio.run(serve(settings))
     return 0
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -54,6 +55,21 @@ class Settings(BaseSettings):
     draft_days: int = Field(default=30, ge=1)
     album_quiet_seconds: float = Field(default=1.5, gt=0)
 
+    # Webhook mode (`tinbao webhook`, documented in .env.example and docs/deploy.md).
+    webhook_url: str | None = None
+    webhook_secret: str | None = None
+    listen: str = "127.0.0.1:8080"
+    webhook_max_connections: int = Field(default=40, ge=1, le=100)
+    # Updates handled at once by each process, and how long an update waits in the inbox so
+    # that an earlier one of the same user, delivered a moment later, still goes first.
+    inbox_workers: int = Field(default=16, ge=1, le=256)
+    inbox_reorder_ms: int = Field(default=100, ge=0, le=5000)
+    # An update whose handling takes longer is taken over by another process (the update's id
+    # record keeps it from having two effects); after a crash, its updates wait this long.
+    inbox_claim_seconds: float = Field(default=60.0, gt=0)
+    # "text" for people, "json" for log collectors (one object a line).
+    log_format: str = Field(default="text", pattern="^(text|json)$")
+
     # Scam warnings (documented in .env.example). Telegram takes about 30 messages a second
     # from a bot; paid broadcasts (`allow_paid_broadcast`, charged in Stars) up to 1,000.
     broadcast_rate: float = Field(default=25.0, gt=0, le=1000)
@@ -94,6 +110,18 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'tinbao.db').resolve()}"
+
+    @property
+    def webhook_path(self) -> str:
+        """The path Telegram posts to: that of `TINBAO_WEBHOOK_URL`, else `/telegram`."""
+        path = urlsplit(self.webhook_url).path if self.webhook_url else ""
+        return path if path not in ("", "/") else "/telegram"
+
+    @property
+    def listen_host_port(self) -> tuple[str, int]:
+        """`TINBAO_LISTEN` split into host and port."""
+        host, _, port = self.listen.rpartition(":")
+        return (host.strip("[]") or "127.0.0.1"), int(port)
 
     @property
     def evidence_dir(self) -> Path:

@@ -355,3 +355,29 @@ class BroadcastDelivery(SQLModel, table=True):
     error: str | None = Field(default=None, max_length=200)
     due_at: datetime | None = _ts(nullable=True)
     sent_at: datetime | None = _ts(nullable=True)
+
+
+class InboxUpdate(SQLModel, table=True):
+    """An update received by webhook, stored before Telegram is answered (the durable inbox).
+
+    Any process may handle it; `user_key` keeps one user's updates in order across processes:
+    only the oldest unhandled update of a user can be claimed, and a claim lasts until
+    `claimed_until` (after a crash another process takes it over).
+    """
+
+    __table_args__ = (
+        sa.UniqueConstraint("channel", "update_id", name="uq_inbox_channel_update"),
+        sa.Index("ix_inbox_pending", "handled_at", "id"),
+        sa.Index("ix_inbox_user", "channel", "user_key", "handled_at", "update_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=16)
+    update_id: int = Field(sa_type=sa.BigInteger)
+    user_key: str = Field(max_length=64)
+    payload: str = Field(sa_type=sa.Text)
+    received_at: datetime = _ts(default=utcnow)
+    claimed_by: str | None = Field(default=None, max_length=64)
+    claimed_until: datetime | None = _ts(nullable=True)
+    attempts: int = 0
+    handled_at: datetime | None = _ts(nullable=True)

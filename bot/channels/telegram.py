@@ -63,6 +63,8 @@ from storage import queue
 
 log = logging.getLogger(__name__)
 CHANNEL = "telegram"
+# The updates tinbao uses (polling and webhook alike).
+ALLOWED_UPDATES = ("message", "edited_message", "callback_query", "my_chat_member")
 
 
 class PerUserUpdateProcessor(BaseUpdateProcessor):

@@ -1,0 +1,364 @@
+"""`tinbao webhook`: Telegram posts updates to our aiohttp server; several processes may share
+one PostgreSQL database behind a load balancer (docs/deploy.md).
+
+Each update is written to the durable inbox (`storage.inbox`) before Telegram is answered, so an
+update Telegram considers delivered is never lost, even if this process dies a moment later. Every
+process's workers then take updates from the inbox: one user's updates one at a time and in order,
+whichever process received them; a duplicate is stored once and handled once. The server also
+answers `/healthz` (the process is up), `/readyz` (it can take updates: database reachable,
+webhook registered, not shutting down) and `/metrics` (Prometheus).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import json
+import logging
+import os
+import signal
+import socket
+import time
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from aiohttp import web
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from sqlalchemy import func, text
+from sqlmodel import col, select
+from telegram import Update
+from telegram.ext import Application
+
+from bot.channels.telegram import (
+    ALLOWED_UPDATES,
+    CHANNEL,
+    _on_start,
+    _on_stop,
+    build_application,
+)
+from bot.settings import Settings
+from handlers.services import Services
+from storage import inbox
+from storage.engine import Database
+from storage.migrate import upgrade
+from storage.models import Broadcast, BroadcastDelivery, Report
+
+log = logging.getLogger(__name__)
+
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+# Handled updates are kept this long (for inspection), then pruned.
+KEEP = timedelta(days=2)
+# Parts of an update that say who it comes from, in the order they are looked for.
+_SOURCES = (
+    "message",
+    "edited_message",
+    "callback_query",
+    "my_chat_member",
+    "channel_post",
+    "edited_channel_post",
+    "chat_member",
+    "chat_join_request",
+    "inline_query",
+    "chosen_inline_result",
+    "pre_checkout_query",
+    "shipping_query",
+    "poll_answer",
+    "message_reaction",
+)
+
+
+def user_key(data: dict[str, Any]) -> str:
+    """Whose update this is: its sender (or chat); one key's updates are handled in order."""
+    for source in _SOURCES:
+        part = data.get(source)
+        if not isinstance(part, dict):
+            continue
+        for field in ("from", "user"):
+            person = part.get(field)
+            if isinstance(person, dict) and isinstance(person.get("id"), int):
+                return f"user:{person['id']}"
+        chat = part.get("chat")
+        if isinstance(chat, dict) and isinstance(chat.get("id"), int):
+            return f"chat:{chat['id']}"
+    return f"update:{data.get('update_id')}"
+
+
+class Metrics:
+    """What `/metrics` shows: counters kept by this process, gauges read from the database."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.received = Counter(
+            "tinbao_updates_received",
+            "Webhook requests, by what became of them",
+            ["result"],
+            registry=self.registry,
+        )
+        self.handled = Counter(
+            "tinbao_updates_handled", "Updates handled by this process", registry=self.registry
+        )
+        self.latency = Histogram(
+            "tinbao_update_handling_seconds",
+            "Time to handle one update, replies included",
+            buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+            registry=self.registry,
+        )
+        self.queue_depth = Gauge(
+            "tinbao_inbox_depth", "Updates received and not yet handled", registry=self.registry
+        )
+        self.reports = Gauge(
+            "tinbao_reports", "Reports by status", ["status"], registry=self.registry
+        )
+        self.claimed = Gauge(
+            "tinbao_reports_claimed", "Reports an officer is working on", registry=self.registry
+        )
+        self.broadcast = Gauge(
+            "tinbao_broadcast_recipients",
+            "Recipients of warnings being sent, by state",
+            ["state"],
+            registry=self.registry,
+        )
+
+    async def refresh(self, db: Database) -> None:
+        """Read the gauges from the database (one short transaction)."""
+        async with db.session() as session:
+            self.queue_depth.set(await inbox.depth(session))
+            rows = await session.execute(
+                select(col(Report.status), func.count()).group_by(col(Report.status))
+            )
+            for status, n in rows.all():
+                self.reports.labels(status=status).set(n)
+            claimed = await session.execute(
+                select(func.count())
+                .select_from(Report)
+                .where(col(Report.assignee_id).is_not(None), col(Report.status) == "in_review")
+            )
+            self.claimed.set(claimed.scalar_one())
+            sending = await session.execute(
+                select(col(BroadcastDelivery.state), func.count())
+                .join(Broadcast, col(Broadcast.id) == col(BroadcastDelivery.broadcast_id))
+                .where(col(Broadcast.status).in_(("sending", "paused")))
+                .group_by(col(BroadcastDelivery.state))
+            )
+            self.broadcast.clear()
+            for state, n in sending.all():
+                self.broadcast.labels(state=state).set(n)
+
+
+class Inbox:
+    """This process's workers over the shared inbox."""
+
+    def __init__(self, services: Services, application: Application, metrics: Metrics) -> None:
+        self.services = services
+        self.application = application
+        self.metrics = metrics
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.wake = asyncio.Event()
+        self.stopping = False
+        self.tasks: list[asyncio.Task[None]] = []
+        self.last_prune = 0.0
+
+    def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        for n in range(self.services.settings.inbox_workers):
+            self.tasks.append(loop.create_task(self._work(), name=f"tinbao-inbox-{n}"))
+
+    def poke(self) -> None:
+        self.wake.set()
+
+    async def stop(self, timeout: float = 25.0) -> None:
+        """Finish the updates being handled, then give back any claim left (draining)."""
+        self.stopping = True
+        self.wake.set()
+        if self.tasks:
+            _, pending = await asyncio.wait(self.tasks, timeout=timeout)
+            for task in pending:
+                task.cancel()
+            with contextlib.suppress(Exception):
+                await asyncio.gather(*pending, return_exceptions=True)
+        async with self.services.db.session() as session:
+            released = await inbox.release(session, self.owner)
+        if released:
+            log.info("gave back %s unfinished updates to the other processes", released)
+
+    async def _work(self) -> None:
+        reorder = timedelta(milliseconds=self.services.settings.inbox_reorder_ms)
+        claim = timedelta(seconds=self.services.settings.inbox_claim_seconds)
+        while not self.stopping:
+            try:
+                now = self.services.clock()
+                async with self.services.db.session() as session:
+                    taken = await inbox.claim(
+                        session, CHANNEL, self.owner, now, claim, now - reorder
+                    )
+            except Exception:
+                log.exception("reading the inbox failed; trying again")
+                await asyncio.sleep(1.0)
+                continue
+            if taken is None:
+                self.wake.clear()
+                wait = max(0.05, reorder.total_seconds())
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.wake.wait(), wait)
+                await self._maybe_prune()
+                continue
+            await self._handle(*taken)
+
+    async def _handle(self, inbox_id: int, payload: str) -> None:
+        started = time.perf_counter()
+        try:
+            update = Update.de_json(json.loads(payload), self.application.bot)
+            await self.application.process_update(update)
+        except Exception:
+            # The router answers every failure kindly itself; reaching here is a bug. The
+            # update is still marked handled: retrying it for ever would stall its user.
+            log.exception("handling an update from the inbox failed")
+        try:
+            async with self.services.db.session() as session:
+                await inbox.handled(session, inbox_id, self.owner, self.services.clock())
+        except Exception:
+            log.exception("marking an update handled failed; its claim will expire")
+        self.metrics.handled.inc()
+        self.metrics.latency.observe(time.perf_counter() - started)
+        self.wake.set()  # the next update of the same user may be ready now
+
+    async def _maybe_prune(self) -> None:
+        if time.monotonic() - self.last_prune < 3600:
+            return
+        self.last_prune = time.monotonic()
+        try:
+            async with self.services.db.session() as session:
+                await inbox.prune(session, self.services.clock() - KEEP)
+        except Exception:
+            log.exception("pruning the inbox failed")
+
+
+class Server:
+    """The aiohttp application: Telegram's webhook, health, readiness and metrics."""
+
+    def __init__(
+        self, settings: Settings, services: Services, workers: Inbox, metrics: Metrics
+    ) -> None:
+        self.settings = settings
+        self.services = services
+        self.workers = workers
+        self.metrics = metrics
+        self.ready = False
+        assert settings.webhook_secret
+        self.secret = settings.webhook_secret.encode()
+        self.app = web.Application(client_max_size=2 * 1024 * 1024)
+        self.app.router.add_post(settings.webhook_path, self.telegram)
+        self.app.router.add_get("/healthz", self.healthz)
+        self.app.router.add_get("/readyz", self.readyz)
+        self.app.router.add_get("/metrics", self.metrics_page)
+
+    async def telegram(self, request: web.Request) -> web.Response:
+        """Store the update, then say 200: Telegram considers it delivered only then."""
+        given = request.headers.get(SECRET_HEADER, "").encode()
+        if not hmac.compare_digest(given, self.secret):
+            self.metrics.received.labels(result="forbidden").inc()
+            log.warning("refused a webhook request without the right secret token")
+            return web.Response(status=403, text="forbidden")
+        if not self.ready:
+            return web.Response(status=503, text="shutting down")  # Telegram will retry
+        try:
+            data = json.loads(await request.read())
+        except (ValueError, UnicodeDecodeError):
+            data = None
+        if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
+            self.metrics.received.labels(result="malformed").inc()
+            return web.Response(status=400, text="not an update")
+        payload = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+        async with self.services.db.session() as session:
+            stored = await inbox.store(
+                session,
+                CHANNEL,
+                int(data["update_id"]),
+                user_key(data),
+                payload,
+                self.services.clock(),
+            )
+        self.metrics.received.labels(result="stored" if stored else "duplicate").inc()
+        self.workers.poke()
+        return web.json_response({"ok": True})
+
+    async def healthz(self, request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    async def readyz(self, request: web.Request) -> web.Response:
+        if not self.ready:
+            return web.json_response({"status": "not ready"}, status=503)
+        try:
+            async with self.services.db.session() as session:
+                await session.execute(text("SELECT 1"))
+        except Exception:
+            log.exception("the database is unreachable")
+            return web.json_response({"status": "database unreachable"}, status=503)
+        return web.json_response({"status": "ready"})
+
+    async def metrics_page(self, request: web.Request) -> web.Response:
+        try:
+            await self.metrics.refresh(self.services.db)
+        except Exception:
+            log.exception("reading the metrics from the database failed")
+        body = generate_latest(self.metrics.registry)
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
+    """Run `tinbao webhook` until SIGTERM / SIGINT (or `stop` is set), then drain and exit."""
+    if not settings.webhook_url or not settings.webhook_secret:
+        raise ValueError("TINBAO_WEBHOOK_URL and TINBAO_WEBHOOK_SECRET must be set")
+    db = Database(settings.effective_database_url)
+    await upgrade(db)
+    settings.evidence_dir.mkdir(parents=True, exist_ok=True)
+    services = Services.create(settings, db)
+    application = build_application(settings, services)
+    metrics = Metrics()
+    await application.initialize()
+    await _on_start(application)  # initialize() does not run post_init
+    await application.start()
+    workers = Inbox(services, application, metrics)
+    server = Server(settings, services, workers, metrics)
+    runner = web.AppRunner(server.app, access_log=None, shutdown_timeout=10.0)
+    await runner.setup()
+    host, port = settings.listen_host_port
+    site = web.TCPSite(runner, host, port, reuse_address=True)
+    await site.start()
+    workers.start()
+    await application.bot.set_webhook(
+        settings.webhook_url,
+        secret_token=settings.webhook_secret,
+        max_connections=settings.webhook_max_connections,
+        allowed_updates=list(ALLOWED_UPDATES),
+        drop_pending_updates=False,
+    )
+    server.ready = True
+    log.info("tinbao is serving webhooks on %s:%s (path %s)", host, port, settings.webhook_path)
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        log.info("stopping: no new updates; finishing the ones being handled")
+        server.ready = False
+        await runner.cleanup()  # stop accepting; requests under way finish
+        await workers.stop()
+        await application.stop()
+        await _on_stop(application)
+        await application.shutdown()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.remove_signal_handler(sig)
