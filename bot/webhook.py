@@ -17,6 +17,7 @@ import hmac
 import json
 import logging
 import os
+import random
 import signal
 import socket
 import time
@@ -55,6 +56,10 @@ from storage.models import Broadcast, BroadcastDelivery, Report
 log = logging.getLogger(__name__)
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+# Webhook requests storing their update at once (the rest wait their turn in aiohttp).
+STORERS = 8
+# Idle workers look at the inbox at least this often (seconds, with jitter).
+POLL = 0.5
 # Handled updates are kept this long (for inspection), then pruned.
 KEEP = timedelta(days=2)
 # Parts of an update that say who it comes from, in the order they are looked for.
@@ -162,7 +167,9 @@ class Inbox:
         self.application = application
         self.metrics = metrics
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        self.wake = asyncio.Event()
+        # Idle workers wait for a token here; each new update wakes one of them (not all:
+        # every wake-up is a claim query on the shared database).
+        self.tokens: asyncio.Queue[None] = asyncio.Queue(maxsize=services.settings.inbox_workers)
         self.stopping = False
         self.tasks: list[asyncio.Task[None]] = []
         self.last_prune = 0.0
@@ -172,13 +179,19 @@ class Inbox:
         for n in range(self.services.settings.inbox_workers):
             self.tasks.append(loop.create_task(self._work(), name=f"tinbao-inbox-{n}"))
 
-    def poke(self) -> None:
-        self.wake.set()
+    def poke(self, delay: float = 0.0) -> None:
+        """An update may be ready (after `delay` seconds): wake one idle worker."""
+        if delay > 0:
+            asyncio.get_running_loop().call_later(delay, self.poke)
+            return
+        with contextlib.suppress(asyncio.QueueFull):
+            self.tokens.put_nowait(None)  # enough workers are awake already
 
     async def stop(self, timeout: float = 25.0) -> None:
         """Finish the updates being handled, then give back any claim left (draining)."""
         self.stopping = True
-        self.wake.set()
+        for _ in self.tasks:
+            self.poke()
         if self.tasks:
             _, pending = await asyncio.wait(self.tasks, timeout=timeout)
             for task in pending:
@@ -205,13 +218,14 @@ class Inbox:
                 await asyncio.sleep(1.0)
                 continue
             if taken is None:
-                self.wake.clear()
-                wait = max(0.05, reorder.total_seconds())
+                # Nothing ready: wait to be woken, or look again after a while (an update a
+                # dead process held becomes free; one stored by another process ripens).
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.wake.wait(), wait)
+                    await asyncio.wait_for(self.tokens.get(), POLL + random.random() * POLL)
                 await self._maybe_prune()
                 continue
             await self._handle(*taken)
+            self.poke()  # the same user's next update may be ready now: one more worker
 
     async def _handle(self, inbox_id: int, payload: str) -> None:
         started = time.perf_counter()
@@ -229,7 +243,6 @@ class Inbox:
             log.exception("marking an update handled failed; its claim will expire")
         self.metrics.handled.inc()
         self.metrics.latency.observe(time.perf_counter() - started)
-        self.wake.set()  # the next update of the same user may be ready now
 
     async def _maybe_prune(self) -> None:
         if time.monotonic() - self.last_prune < 3600:
@@ -253,6 +266,7 @@ class Server:
         self.workers = workers
         self.metrics = metrics
         self.ready = False
+        self.storing = asyncio.Semaphore(STORERS)
         assert settings.webhook_secret
         self.secret = settings.webhook_secret.encode()
         self.app = web.Application(client_max_size=2 * 1024 * 1024)
@@ -278,7 +292,7 @@ class Server:
             self.metrics.received.labels(result="malformed").inc()
             return web.Response(status=400, text="not an update")
         payload = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-        async with self.services.db.session() as session:
+        async with self.storing, self.services.db.session() as session:
             stored = await inbox.store(
                 session,
                 CHANNEL,
@@ -288,7 +302,8 @@ class Server:
                 self.services.clock(),
             )
         self.metrics.received.labels(result="stored" if stored else "duplicate").inc()
-        self.workers.poke()
+        if stored:
+            self.workers.poke(self.settings.inbox_reorder_ms / 1000)
         return web.json_response({"ok": True})
 
     async def healthz(self, request: web.Request) -> web.Response:
@@ -318,7 +333,9 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
     """Run `tinbao webhook` until SIGTERM / SIGINT (or `stop` is set), then drain and exit."""
     if not settings.webhook_url or not settings.webhook_secret:
         raise ValueError("TINBAO_WEBHOOK_URL and TINBAO_WEBHOOK_SECRET must be set")
-    db = Database(settings.effective_database_url)
+    # Every inbox worker holds a connection while it handles an update; the webhook's stores,
+    # the timers and the broadcast sender need a few more.
+    db = Database(settings.effective_database_url, pool_size=settings.inbox_workers + STORERS + 2)
     await upgrade(db)
     settings.evidence_dir.mkdir(parents=True, exist_ok=True)
     services = Services.create(settings, db)

@@ -21,7 +21,9 @@ from sqlalchemy.ext.asyncio import (
 class Database:
     """An async engine plus a session factory; one per process, passed to whoever needs it."""
 
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(self, url: str, *, echo: bool = False, pool_size: int | None = None) -> None:
+        """`pool_size`: PostgreSQL connections kept open (10 more may be opened at peaks);
+        a webhook process sizes it to its inbox workers."""
         parsed = make_url(url)
         self.url = url
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
@@ -36,6 +38,8 @@ class Database:
             kwargs["pool_reset_on_return"] = None
         else:
             kwargs["pool_pre_ping"] = True
+            kwargs["pool_size"] = pool_size or 5
+            kwargs["max_overflow"] = 10
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         if self.is_sqlite:
             _configure_sqlite(self.engine)

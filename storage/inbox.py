@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, delete, exists, func, or_, update
+from sqlalchemy import and_, delete, func, or_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
@@ -59,11 +59,15 @@ async def claim(
     user still unhandled (that one goes first, wherever it is being handled).
     """
     older = aliased(InboxUpdate)
-    earlier_of_same_user = exists().where(
-        col(older.channel) == col(InboxUpdate.channel),
-        col(older.user_key) == col(InboxUpdate.user_key),
-        col(older.handled_at).is_(None),
-        col(older.update_id) < col(InboxUpdate.update_id),
+    # The user's oldest unhandled update: one probe of the partial index `ix_inbox_user_head`.
+    head = (
+        select(func.min(col(older.update_id)))
+        .where(
+            col(older.channel) == col(InboxUpdate.channel),
+            col(older.user_key) == col(InboxUpdate.user_key),
+            col(older.handled_at).is_(None),
+        )
+        .scalar_subquery()
     )
     free = or_(col(InboxUpdate.claimed_until).is_(None), col(InboxUpdate.claimed_until) < now)
     candidate = (
@@ -73,7 +77,7 @@ async def claim(
             col(InboxUpdate.handled_at).is_(None),
             free,
             col(InboxUpdate.received_at) <= ripe,
-            ~earlier_of_same_user,
+            col(InboxUpdate.update_id) == head,
         )
         .order_by(col(InboxUpdate.id))
         .limit(1)

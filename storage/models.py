@@ -365,10 +365,26 @@ class InboxUpdate(SQLModel, table=True):
     `claimed_until` (after a crash another process takes it over).
     """
 
+    # Partial indexes over the unhandled updates only (both engines have them): the claim
+    # walks these in id order and finds each one's user's oldest in one index probe.
     __table_args__ = (
         sa.UniqueConstraint("channel", "update_id", name="uq_inbox_channel_update"),
-        sa.Index("ix_inbox_pending", "handled_at", "id"),
-        sa.Index("ix_inbox_user", "channel", "user_key", "handled_at", "update_id"),
+        sa.Index(
+            "ix_inbox_unhandled",
+            "channel",
+            "id",
+            postgresql_where=sa.text("handled_at IS NULL"),
+            sqlite_where=sa.text("handled_at IS NULL"),
+        ),
+        sa.Index(
+            "ix_inbox_user_head",
+            "channel",
+            "user_key",
+            "update_id",
+            postgresql_where=sa.text("handled_at IS NULL"),
+            sqlite_where=sa.text("handled_at IS NULL"),
+        ),
+        sa.Index("ix_inbox_handled", "handled_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -157,3 +157,14 @@ async def test_times_read_back_timezone_aware_in_utc(db: Database) -> None:
         again = await session.get(type(user), user.id)
     assert again is not None and again.consent_at == local
     assert again.consent_at is not None and again.consent_at.tzinfo is not None
+
+
+async def test_processes_starting_at_once_migrate_once(db_url: str) -> None:
+    # Several `tinbao webhook` processes upgrade the same empty database at the same moment.
+    databases = [Database(db_url) for _ in range(3)]
+    try:
+        revisions = await asyncio.gather(*(upgrade(each) for each in databases))
+    finally:
+        for each in databases:
+            await each.dispose()
+    assert revisions == [head_revision()] * 3

@@ -32,16 +32,26 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("channel", "update_id", name="uq_inbox_channel_update"),
     )
-    with op.batch_alter_table("inboxupdate", schema=None) as batch_op:
-        batch_op.create_index("ix_inbox_pending", ["handled_at", "id"], unique=False)
-        batch_op.create_index(
-            "ix_inbox_user", ["channel", "user_key", "handled_at", "update_id"], unique=False
-        )
+    unhandled = sa.text("handled_at IS NULL")
+    op.create_index(
+        "ix_inbox_unhandled",
+        "inboxupdate",
+        ["channel", "id"],
+        postgresql_where=unhandled,
+        sqlite_where=unhandled,
+    )
+    op.create_index(
+        "ix_inbox_user_head",
+        "inboxupdate",
+        ["channel", "user_key", "update_id"],
+        postgresql_where=unhandled,
+        sqlite_where=unhandled,
+    )
+    op.create_index("ix_inbox_handled", "inboxupdate", ["handled_at"])
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("inboxupdate", schema=None) as batch_op:
-        batch_op.drop_index("ix_inbox_user")
-        batch_op.drop_index("ix_inbox_pending")
-
+    op.drop_index("ix_inbox_handled", "inboxupdate")
+    op.drop_index("ix_inbox_user_head", "inboxupdate")
+    op.drop_index("ix_inbox_unhandled", "inboxupdate")
     op.drop_table("inboxupdate")

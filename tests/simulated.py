@@ -1,0 +1,290 @@
+"""Simulated Telegram and residents for the scale-out test and `bench/scale.py`.
+
+`Telegram` plays Telegram's side of webhook mode against a load balancer: it posts each update
+with the secret token and retries until it gets a 200 (as Telegram does), and can deliver an
+update twice. The replies the bot sends go to the fake Bot API; `Telegram` indexes them per
+chat so that hundreds of simulated residents can wait for their own replies cheaply.
+
+`resident` walks one resident through a complete report as a person would: it reads the step of
+each question from its buttons, answers, and waits for the next question. If no answer comes
+(a process died after saving an answer but before replying), it does what a person does: sends
+/baocao again and continues where the bot says it stands.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import random
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from tests.fakebotapi import Call, FakeBotAPI
+from tests.test_report_flow import JPEG
+from tests.updates import Resident
+
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+
+
+class LoadBalancer:
+    """Round robin over the backends; a backend that refuses the connection is skipped (as
+    nginx's `proxy_next_upstream error` does)."""
+
+    def __init__(self, backends: list[str]) -> None:
+        self.backends = backends
+        self.turn = itertools.count()
+        self.session: aiohttp.ClientSession | None = None
+        self.runner: web.AppRunner | None = None
+        self.port = 0
+        self.forwarded: dict[str, int] = defaultdict(int)
+
+    async def start(self) -> str:
+        self.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
+        app = web.Application(client_max_size=4 * 1024 * 1024)
+        app.router.add_post("/{path:.*}", self.forward)
+        self.runner = web.AppRunner(app, access_log=None)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        return f"http://127.0.0.1:{self.port}"
+
+    async def stop(self) -> None:
+        if self.session is not None:
+            await self.session.close()
+        if self.runner is not None:
+            await self.runner.cleanup()
+
+    async def forward(self, request: web.Request) -> web.Response:
+        assert self.session is not None
+        body = await request.read()
+        headers = {k: v for k, v in request.headers.items() if k == SECRET_HEADER}
+        headers["Content-Type"] = "application/json"
+        first = next(self.turn)
+        for n in range(len(self.backends)):
+            backend = self.backends[(first + n) % len(self.backends)]
+            try:
+                async with self.session.post(
+                    f"{backend}{request.path}", data=body, headers=headers
+                ) as resp:
+                    self.forwarded[backend] += 1
+                    return web.Response(status=resp.status, body=await resp.read())
+            except (TimeoutError, aiohttp.ClientConnectionError):
+                continue  # that process is gone: the next one
+        return web.Response(status=502, text="no backend")
+
+
+@dataclass
+class Telegram:
+    """Posts updates to the webhook like Telegram, and sorts the bot's replies by chat."""
+
+    fake: FakeBotAPI
+    url: str
+    secret: str
+    duplicate_share: float = 0.0
+    rng: random.Random = field(default_factory=lambda: random.Random(7))
+    ids: itertools.count[int] = field(default_factory=lambda: itertools.count(100_000))
+    by_chat: dict[int, list[Call]] = field(default_factory=lambda: defaultdict(list))
+    seen: int = 0
+    posted: int = 0
+    retried: int = 0
+    duplicated: int = 0
+    latencies: list[float] = field(default_factory=list)
+    session: aiohttp.ClientSession | None = None
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+    # Telegram opens at most `max_connections` (40 by default) to a bot's webhook at once.
+    connections: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(40))
+    _indexer: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
+        self._indexer = asyncio.get_running_loop().create_task(self._index())
+
+    async def stop(self) -> None:
+        if self._indexer is not None:
+            self._indexer.cancel()
+        if self.session is not None:
+            await self.session.close()
+
+    async def _index(self) -> None:
+        while True:
+            calls = self.fake.calls
+            if self.seen < len(calls):
+                for call in calls[self.seen :]:
+                    if call.chat_id is not None and call.ok:
+                        self.by_chat[call.chat_id].append(call)
+                self.seen = len(calls)
+                self.changed.set()
+                self.changed = asyncio.Event()
+            await asyncio.sleep(0.01)
+
+    def stamp(self, update: dict[str, Any]) -> dict[str, Any]:
+        return {"update_id": next(self.ids), **update}
+
+    async def post(self, update: dict[str, Any]) -> None:
+        """Deliver one update: retried until the webhook says 200; sometimes delivered twice."""
+        assert self.session is not None
+        self.posted += 1
+        copies = 2 if self.rng.random() < self.duplicate_share else 1
+        if copies == 2:
+            self.duplicated += 1
+        await asyncio.gather(*(self._deliver(update) for _ in range(copies)))
+
+    async def _deliver(self, update: dict[str, Any]) -> None:
+        assert self.session is not None
+        delay = 0.2
+        for _ in range(100):
+            try:
+                async with (
+                    self.connections,
+                    self.session.post(
+                        self.url, json=update, headers={SECRET_HEADER: self.secret}
+                    ) as resp,
+                ):
+                    if resp.status == 200:
+                        return
+            except (TimeoutError, aiohttp.ClientError):
+                pass
+            self.retried += 1
+            await asyncio.sleep(delay)
+            delay = min(2.0, delay * 2)
+        raise AssertionError(f"update {update['update_id']} was never accepted")
+
+    async def next_reply(
+        self, chat_id: int, after: int, want: Any, timeout: float
+    ) -> tuple[int, Call] | None:
+        """The first reply to `chat_id` from index `after` on for which `want(call)` holds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            replies = self.by_chat[chat_id]
+            for index in range(after, len(replies)):
+                if want(replies[index]):
+                    return index, replies[index]
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            event = self.changed
+            try:
+                await asyncio.wait_for(event.wait(), min(left, 0.5))
+            except TimeoutError:
+                pass
+
+
+def _buttons(call: Call) -> list[tuple[str, str]]:
+    markup = call.params.get("reply_markup") or {}
+    rows = markup.get("inline_keyboard", []) if isinstance(markup, dict) else []
+    return [(b["text"], b.get("callback_data", "")) for row in rows for b in row]
+
+
+def _step(call: Call) -> str | None:
+    for _, data in _buttons(call):
+        if data.startswith("r:"):
+            return data.split(":")[1]
+    return None
+
+
+def _is_question(call: Call) -> bool:
+    return _step(call) is not None or "TB-" in str(call.params.get("text", ""))
+
+
+@dataclass
+class Outcome:
+    """What one simulated resident went through."""
+
+    chat_id: int
+    code: str | None = None
+    recoveries: int = 0
+    answers: list[float] = field(default_factory=list)  # seconds from update to reply
+
+
+async def resident(
+    tg: Telegram, r: Resident, *, phone: str, account: str, patience: float = 10.0
+) -> Outcome:
+    """One complete report, as a person makes it (see the module docstring)."""
+    outcome = Outcome(r.user_id)
+    mark = len(tg.by_chat[r.user_id])
+
+    async def send(update: dict[str, Any], want: Any = _is_question) -> Call | None:
+        nonlocal mark
+        started = time.monotonic()
+        await tg.post(tg.stamp(update))
+        found = await tg.next_reply(r.user_id, mark, want, patience)
+        if found is None:
+            return None
+        outcome.answers.append(time.monotonic() - started)
+        index, call = found
+        # Later messages of the same answer (a note, then the question) come together.
+        await asyncio.sleep(0.05)
+        replies = tg.by_chat[r.user_id]
+        questions = [c for c in replies[index:] if _is_question(c)]
+        mark = len(replies)
+        return questions[-1] if questions else call
+
+    def has(data: str) -> Any:
+        return lambda c: any(d.startswith(data) for _, d in _buttons(c))
+
+    question = await send(r.command("baocao"), has("consent:yes"))
+    assert question is not None, f"{r.user_id}: no privacy notice"
+    consent = next(d for _, d in _buttons(question) if d.startswith("consent:yes"))
+    question = await send(r.callback(consent))
+    done: set[str] = set()
+    for _ in range(60):
+        if question is None:
+            # No answer came: ask where things stand, as a person would.
+            outcome.recoveries += 1
+            question = await send(r.command("baocao"), lambda c: bool(_buttons(c)))
+            if question is not None and has("resume:go")(question):
+                question = await send(r.callback("resume:go"))
+            elif question is not None and _step(question) == "category" and "summary" in done:
+                return outcome  # it was sent; only the confirmation was lost
+            continue
+        text = str(question.params.get("text", ""))
+        if "TB-" in text and _step(question) is None:
+            outcome.code = text[text.index("TB-") : text.index("TB-") + 12]
+            return outcome
+        step = _step(question)
+        if step == "category":
+            question = await send(r.callback("r:category:investment"))
+        elif step == "lost":
+            question = await send(r.callback("r:lost:yes"))
+        elif step == "amount":
+            question = await send(r.text("50 triệu"))
+        elif step == "when":
+            question = await send(r.callback("r:when:today"))
+        elif step in ("accounts", "contacts", "description") and step not in done:
+            done.add(step)
+            answer = {
+                "accounts": account,
+                "contacts": f"Nó gọi từ số {phone}",
+                "description": "Họ dụ tôi nạp tiền vào sàn đầu tư, rồi khoá tài khoản.",
+            }[step]
+            question = await send(r.text(answer))
+        elif step == "account_bank":
+            question = await send(r.text("Vietcombank"))
+        elif step == "evidence" and "evidence" not in done:
+            done.add("evidence")
+            album = f"album-{r.user_id}"
+            photos = []
+            for _n in range(2):
+                file_id, unique = tg.fake.add_file(JPEG + str(r.user_id).encode() + bytes([_n]))
+                photos.append(
+                    tg.stamp(r.photo(file_id, unique, size=len(JPEG) + 8, media_group_id=album))
+                )
+            # Delivered in the wrong order, as a busy load balancer may.
+            await tg.post(photos[1])
+            question = await send(photos[0], has("r:evidence:done"))
+        elif step == "contact":
+            question = await send(r.callback("r:contact:anon"))
+        elif step == "summary":
+            done.add("summary")
+            question = await send(r.callback("r:summary:send"))
+        elif step is not None:
+            question = await send(r.callback(f"r:{step}:done"))
+        else:
+            question = None
+    raise AssertionError(f"{r.user_id}: never finished (last: {question})")

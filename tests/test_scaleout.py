@@ -1,0 +1,205 @@
+"""Three `tinbao webhook` processes on one PostgreSQL database behind a load balancer.
+
+Simulated residents make complete reports while updates are spread over the processes, some
+delivered twice and some out of order, and one process is killed with SIGKILL halfway. After
+that every report exists exactly once with all its answers and evidence, every update was
+handled, and no resident got the same reply twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import signal
+import socket
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from sqlmodel import col, func, select
+
+from storage.engine import Database
+from storage.migrate import upgrade
+from storage.models import Attachment, InboxUpdate, Report, ReportIndicator
+from tests.fakebotapi import FakeBotAPI
+from tests.simulated import LoadBalancer, Telegram, resident
+from tests.updates import Resident
+
+ROOT = Path(__file__).resolve().parent.parent
+SECRET = "scale-out-secret"
+RESIDENTS = int(os.environ.get("TINBAO_TEST_SCALE_RESIDENTS", "300"))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_webhook(
+    fake: FakeBotAPI, db_url: str, data_dir: Path, port: int, public: str, log: Path
+) -> subprocess.Popen[bytes]:
+    """`tinbao webhook` in its own process; every process shares the database and data dir."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("TINBAO_")} | {
+        "TINBAO_TELEGRAM_TOKEN": fake.token,
+        "TINBAO_TELEGRAM_API_URL": fake.base_url,
+        "TINBAO_TELEGRAM_FILE_URL": fake.file_url,
+        "TINBAO_DATABASE_URL": db_url,
+        "TINBAO_DATA_DIR": str(data_dir),
+        "TINBAO_WEBHOOK_URL": f"{public}/telegram",
+        "TINBAO_WEBHOOK_SECRET": SECRET,
+        "TINBAO_LISTEN": f"127.0.0.1:{port}",
+        "TINBAO_INBOX_CLAIM_SECONDS": "3",
+        "TINBAO_ALBUM_QUIET_SECONDS": "0.5",
+        "TINBAO_TIMER_SECONDS": "3600",
+        "TINBAO_TELEGRAM_MAX_RATE": "0",  # the fake Bot API has no limit to respect
+        "TINBAO_FLOOD_MESSAGES": "1000",
+        "PYTHONPATH": str(ROOT),
+    }
+    with log.open("ab") as sink:  # a file, not a pipe: a full pipe nobody reads would block
+        return subprocess.Popen(
+            [sys.executable, "-m", "bot.cli", "webhook"],
+            cwd=data_dir,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=sink,
+        )
+
+
+async def until(condition: Any) -> None:
+    """Wait until `condition()` holds (it reads counters other tasks update)."""
+    while True:
+        if condition():
+            return
+        await asyncio.sleep(0.05)
+
+
+async def wait_ready(
+    url: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 60
+) -> None:
+    async with aiohttp.ClientSession() as http:
+        for _ in range(int(timeout / 0.1)):
+            if process.poll() is not None:
+                raise AssertionError(await asyncio.to_thread(log.read_text, "utf-8", "replace"))
+            try:
+                async with http.get(f"{url}/readyz") as resp:
+                    if resp.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.1)
+    raise AssertionError(f"{url} never became ready")
+
+
+async def test_three_processes_one_killed_every_report_once_and_complete(
+    tmp_path: Path, db_url: str
+) -> None:
+    if db_url.startswith("sqlite"):
+        pytest.skip("several webhook processes share a PostgreSQL database (SQLite serves one)")
+    data = tmp_path / "data"
+    data.mkdir()
+    db = Database(db_url)
+    await upgrade(db)  # once, before the processes start (each would do it too)
+    ports = [free_port() for _ in range(3)]
+    backends = [f"http://127.0.0.1:{port}" for port in ports]
+    balancer = LoadBalancer(backends)
+    processes: list[subprocess.Popen[bytes]] = []
+    async with FakeBotAPI() as fake:
+        public = await balancer.start()
+        try:
+            logs = [tmp_path / f"webhook-{n}.log" for n in range(len(ports))]
+            for port, log in zip(ports, logs, strict=True):
+                processes.append(start_webhook(fake, db_url, data, port, public, log))
+            for url, process, log in zip(backends, processes, logs, strict=True):
+                await wait_ready(url, process, log)
+            tg = Telegram(fake, f"{public}/telegram", SECRET, duplicate_share=0.1)
+            await tg.start()
+            people = [Resident(600_000 + n, f"Dân {n}") for n in range(RESIDENTS)]
+            tasks = [
+                asyncio.get_running_loop().create_task(
+                    resident(
+                        tg,
+                        person,
+                        phone=f"09{n:08d}",
+                        account=f"Vietcombank {1_000_000_000 + n} NGUYEN VAN {n}",
+                    )
+                )
+                for n, person in enumerate(people)
+            ]
+            # Kill one process once a third of the residents' updates are in.
+            expected = RESIDENTS * 14
+            await asyncio.wait_for(
+                until(lambda: tg.posted >= expected // 3 or all(t.done() for t in tasks)), 600
+            )
+            processes[1].send_signal(signal.SIGKILL)
+            processes[1].wait(timeout=30)
+            outcomes = await asyncio.wait_for(asyncio.gather(*tasks), timeout=600)
+            await tg.stop()
+        finally:
+            for process in processes:
+                if process.poll() is None:
+                    process.send_signal(signal.SIGTERM)
+            for process in processes:
+                try:
+                    process.wait(timeout=60)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+            await balancer.stop()
+
+    # Every process took a share of the updates, and Telegram retried what the dead one lost.
+    assert all(balancer.forwarded[url] > 0 for url in backends), balancer.forwarded
+    assert tg.duplicated > 0
+    codes = [o.code for o in outcomes if o.code]
+    assert len(set(codes)) == len(codes)  # one case code each
+    async with db.session() as session:
+        reports = list(
+            (await session.execute(select(Report).where(col(Report.status) != "draft"))).scalars()
+        )
+        files = dict(
+            (
+                await session.execute(
+                    select(Attachment.report_id, func.count()).group_by(Attachment.report_id)
+                )
+            ).all()
+        )
+        links = dict(
+            (
+                await session.execute(
+                    select(ReportIndicator.report_id, func.count()).group_by(
+                        ReportIndicator.report_id
+                    )
+                )
+            ).all()
+        )
+        unhandled = (
+            await session.execute(
+                select(func.count())
+                .select_from(InboxUpdate)
+                .where(col(InboxUpdate.handled_at).is_(None))
+            )
+        ).scalar_one()
+    await db.dispose()
+    assert unhandled == 0
+    by_reporter = Counter(report.reporter_id for report in reports)
+    assert len(reports) == RESIDENTS and set(by_reporter.values()) == {1}  # once each
+    for report in reports:
+        assert report.status == "new" and report.category == "investment"
+        assert report.amount_lost_vnd == 50_000_000 and report.occurred_at is not None
+        assert report.description and "sàn đầu tư" in report.description
+        assert files.get(report.id) == 2, report.code  # both photos of the album
+        assert links.get(report.id, 0) >= 2, report.code  # the account and the phone
+    for path in (data / "evidence").rglob("*"):
+        assert path.is_dir() or path.stat().st_size > 0
+    # No reply was sent twice: the same message never follows itself in a chat.
+    for person in people:
+        texts = [
+            (str(c.params.get("text", "")), str(c.params.get("reply_markup")))
+            for c in tg.by_chat[person.user_id]
+            if c.method == "sendMessage"
+        ]
+        assert all(a != b for a, b in itertools.pairwise(texts)), person.user_id
