@@ -150,9 +150,11 @@ class _Run:
     outcomes: list[Outcome] = field(default_factory=list)
     in_flight: set[asyncio.Task[None]] = field(default_factory=set)
     queue: deque[Recipient] = field(default_factory=deque)
-    # For the progress message: (monotonic time, recipients finished) of the last update.
+    # For the progress message: (monotonic time, recipients finished) of the last update,
+    # and the update being shown now.
     mark: tuple[float, int] = (0.0, 0)
     rate: float = 0.0
+    showing: asyncio.Task[None] | None = None
 
 
 class Sender:
@@ -250,10 +252,14 @@ class Sender:
             if now - last_flush >= FLUSH_SECONDS or len(run.outcomes) >= 200:
                 await self._flush(run)
                 last_flush = now
-            if now - last_progress >= settings.broadcast_progress_seconds:
+            if now - last_progress >= settings.broadcast_progress_seconds and (
+                run.showing is None or run.showing.done()
+            ):
+                # In a task of its own: editing the admin's message goes through the bot's
+                # rate limiter, which may wait out a flood wait; the sends must not wait for it.
                 await self._flush(run)
-                await self._progress(run, "sending")
-                last_progress = time.monotonic()
+                run.showing = asyncio.get_running_loop().create_task(self._progress(run, "sending"))
+                last_progress = now
             if len(run.in_flight) >= cap:
                 await asyncio.wait(run.in_flight, timeout=0.2, return_when=asyncio.FIRST_COMPLETED)
                 continue
@@ -371,6 +377,9 @@ class Sender:
         assert broadcast_id is not None
         if run.in_flight:
             await asyncio.wait(run.in_flight, timeout=30)
+        if run.showing is not None and not run.showing.done():
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(run.showing, 10)
         # What was claimed but not started goes back to the queue untouched.
         leftover = [r.user_id for r in run.queue]
         run.queue.clear()
@@ -399,6 +408,12 @@ class Sender:
             await self._summary(run)
 
     async def _progress(self, run: _Run, status: str) -> None:
+        try:
+            await self._show_progress(run, status)
+        except Exception:
+            log.exception("updating a broadcast's progress failed")
+
+    async def _show_progress(self, run: _Run, status: str) -> None:
         broadcast = run.broadcast
         if broadcast.progress_chat is None or broadcast.id is None:
             return

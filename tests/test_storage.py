@@ -168,3 +168,29 @@ async def test_processes_starting_at_once_migrate_once(db_url: str) -> None:
         for each in databases:
             await each.dispose()
     assert revisions == [head_revision()] * 3
+
+
+async def test_one_sender_holds_a_broadcast_until_its_lease_lapses(db: Database) -> None:
+    # Several processes each run a broadcast sender: one of them sends a given warning.
+    from storage import broadcasts
+
+    async with db.session() as session:
+        admin = await record_consent(session, "telegram", "1", language="vi", version="v", at=NOW)
+        assert admin.id is not None
+        draft = await broadcasts.new_draft(session, "telegram", admin.id, NOW)
+        draft.text = "Cảnh báo"
+        await broadcasts.set_subscribed(session, admin.id, True, NOW)
+        assert draft.id is not None
+        started = await broadcasts.start_sending(
+            session, draft.id, ("draft",), NOW, approver_id=None, progress_chat="1"
+        )
+        assert started == 1
+    lease = timedelta(seconds=30)
+    async with db.session() as session:
+        taken = await broadcasts.take_lease(session, "p0", NOW, lease)
+    async with db.session() as session:
+        second = await broadcasts.take_lease(session, "p2", NOW + timedelta(seconds=10), lease)
+        assert await broadcasts.renew_lease(session, draft.id, "p2", NOW, lease) is None
+        later = await broadcasts.take_lease(session, "p2", NOW + timedelta(seconds=31), lease)
+        assert await broadcasts.renew_lease(session, draft.id, "p0", NOW, lease) is None
+    assert taken == draft.id and second is None and later == draft.id
