@@ -30,7 +30,6 @@ import argparse
 import asyncio
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -46,7 +45,7 @@ from bench.scratch import PostgresUnavailable, postgres_url, sqlite_url
 from storage.engine import Database
 from storage.migrate import upgrade
 from tests.fakebotapi import FakeBotAPI
-from tests.simulated import LoadBalancer, Telegram, resident
+from tests.simulated import LoadBalancer, Telegram, free_port, resident, start_webhook, wait_ready
 from tests.updates import Resident
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -69,70 +68,25 @@ class Result:
         return self.updates / self.wall if self.wall else 0.0
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _start(
-    fake: FakeBotAPI, db_url: str, data: Path, port: int, public: str
-) -> subprocess.Popen[bytes]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TINBAO_")} | {
-        "TINBAO_TELEGRAM_TOKEN": fake.token,
-        "TINBAO_TELEGRAM_API_URL": fake.base_url,
-        "TINBAO_TELEGRAM_FILE_URL": fake.file_url,
-        "TINBAO_DATABASE_URL": db_url,
-        "TINBAO_DATA_DIR": str(data),
-        "TINBAO_WEBHOOK_URL": f"{public}/telegram",
-        "TINBAO_WEBHOOK_SECRET": SECRET,
-        "TINBAO_LISTEN": f"127.0.0.1:{port}",
-        "TINBAO_ALBUM_QUIET_SECONDS": "0.5",
-        "TINBAO_TIMER_SECONDS": "3600",
-        "TINBAO_TELEGRAM_MAX_RATE": "0",
-        "TINBAO_FLOOD_MESSAGES": "1000",
-        "PYTHONPATH": str(ROOT),
-    }
-    return subprocess.Popen(
-        [sys.executable, "-m", "bot.cli", "webhook"],
-        cwd=data,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-
-
-async def _ready(url: str) -> None:
-    import aiohttp
-
-    async with aiohttp.ClientSession() as http:
-        for _ in range(600):
-            try:
-                async with http.get(f"{url}/readyz") as resp:
-                    if resp.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.1)
-    raise RuntimeError(f"{url} never became ready")
-
-
 async def measure(label: str, db_url: str, processes: int, residents: int) -> Result:
     db = Database(db_url)
     await upgrade(db)
     await db.dispose()
     with tempfile.TemporaryDirectory(prefix="tinbao-scale-") as tmp:
         data = Path(tmp)
-        ports = [_free_port() for _ in range(processes)]
+        ports = [free_port() for _ in range(processes)]
         backends = [f"http://127.0.0.1:{port}" for port in ports]
         balancer = LoadBalancer(backends)
         running: list[subprocess.Popen[bytes]] = []
         async with FakeBotAPI() as fake:
             public = await balancer.start()
             try:
-                running = [_start(fake, db_url, data, port, public) for port in ports]
-                for url in backends:
-                    await _ready(url)
+                running = [
+                    start_webhook(fake, db_url, data, port, f"{public}/telegram", SECRET)
+                    for port in ports
+                ]
+                for url, process in zip(backends, running, strict=True):
+                    await wait_ready(url, process)
                 tg = Telegram(fake, f"{public}/telegram", SECRET)
                 await tg.start()
                 people = [Resident(700_000 + n, f"Dân {n}") for n in range(residents)]

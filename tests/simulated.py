@@ -15,10 +15,15 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import os
 import random
+import socket
+import subprocess
+import sys
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -29,6 +34,74 @@ from tests.test_report_flow import JPEG
 from tests.updates import Resident
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_webhook(
+    fake: FakeBotAPI,
+    db_url: str,
+    data_dir: Path,
+    port: int,
+    webhook_url: str,
+    secret: str,
+    log: Path | None = None,
+    **settings: str,
+) -> subprocess.Popen[bytes]:
+    """`tinbao webhook` in its own process, as production starts it; every process shares the
+    database and the data directory. Its log goes to `log` (a file: a full pipe that nobody
+    reads would block the process)."""
+    env = (
+        {key: value for key, value in os.environ.items() if not key.startswith("TINBAO_")}
+        | {
+            "TINBAO_TELEGRAM_TOKEN": fake.token,
+            "TINBAO_TELEGRAM_API_URL": fake.base_url,
+            "TINBAO_TELEGRAM_FILE_URL": fake.file_url,
+            "TINBAO_DATABASE_URL": db_url,
+            "TINBAO_DATA_DIR": str(data_dir),
+            "TINBAO_WEBHOOK_URL": webhook_url,
+            "TINBAO_WEBHOOK_SECRET": secret,
+            "TINBAO_LISTEN": f"127.0.0.1:{port}",
+            "TINBAO_ALBUM_QUIET_SECONDS": "0.5",
+            "TINBAO_TIMER_SECONDS": "3600",
+            "TINBAO_TELEGRAM_MAX_RATE": "0",  # the fake Bot API has no limit to respect
+            "TINBAO_FLOOD_MESSAGES": "1000",
+            "PYTHONPATH": str(ROOT),
+        }
+        | settings
+    )
+    with (log or Path(os.devnull)).open("ab") as sink:
+        return subprocess.Popen(
+            [sys.executable, "-m", "bot.cli", "webhook"],
+            cwd=data_dir,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=sink,
+        )
+
+
+async def wait_ready(
+    url: str, process: subprocess.Popen[bytes], log: Path | None = None, timeout: float = 60
+) -> None:
+    """Wait until a webhook process answers /readyz with 200 (fail if it exits first)."""
+    async with aiohttp.ClientSession() as http:
+        for _ in range(int(timeout / 0.1)):
+            if process.poll() is not None:
+                why = await asyncio.to_thread(log.read_text, "utf-8", "replace") if log else ""
+                raise AssertionError(f"{url} exited: {why}")
+            try:
+                async with http.get(f"{url}/readyz") as resp:
+                    if resp.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.1)
+    raise AssertionError(f"{url} never became ready")
 
 
 class LoadBalancer:

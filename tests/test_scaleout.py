@@ -12,14 +12,11 @@ import asyncio
 import itertools
 import os
 import signal
-import socket
 import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 from sqlmodel import col, func, select
 
@@ -27,48 +24,19 @@ from storage.engine import Database
 from storage.migrate import upgrade
 from storage.models import Attachment, InboxUpdate, Report, ReportIndicator
 from tests.fakebotapi import FakeBotAPI
-from tests.simulated import LoadBalancer, Telegram, resident
+from tests.simulated import (
+    LoadBalancer,
+    Telegram,
+    free_port,
+    resident,
+    start_webhook,
+    wait_ready,
+)
 from tests.updates import Resident
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "scale-out-secret"
 RESIDENTS = int(os.environ.get("TINBAO_TEST_SCALE_RESIDENTS", "300"))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def start_webhook(
-    fake: FakeBotAPI, db_url: str, data_dir: Path, port: int, public: str, log: Path
-) -> subprocess.Popen[bytes]:
-    """`tinbao webhook` in its own process; every process shares the database and data dir."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith("TINBAO_")} | {
-        "TINBAO_TELEGRAM_TOKEN": fake.token,
-        "TINBAO_TELEGRAM_API_URL": fake.base_url,
-        "TINBAO_TELEGRAM_FILE_URL": fake.file_url,
-        "TINBAO_DATABASE_URL": db_url,
-        "TINBAO_DATA_DIR": str(data_dir),
-        "TINBAO_WEBHOOK_URL": f"{public}/telegram",
-        "TINBAO_WEBHOOK_SECRET": SECRET,
-        "TINBAO_LISTEN": f"127.0.0.1:{port}",
-        "TINBAO_INBOX_CLAIM_SECONDS": "3",
-        "TINBAO_ALBUM_QUIET_SECONDS": "0.5",
-        "TINBAO_TIMER_SECONDS": "3600",
-        "TINBAO_TELEGRAM_MAX_RATE": "0",  # the fake Bot API has no limit to respect
-        "TINBAO_FLOOD_MESSAGES": "1000",
-        "PYTHONPATH": str(ROOT),
-    }
-    with log.open("ab") as sink:  # a file, not a pipe: a full pipe nobody reads would block
-        return subprocess.Popen(
-            [sys.executable, "-m", "bot.cli", "webhook"],
-            cwd=data_dir,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=sink,
-        )
 
 
 async def until(condition: Any) -> None:
@@ -77,23 +45,6 @@ async def until(condition: Any) -> None:
         if condition():
             return
         await asyncio.sleep(0.05)
-
-
-async def wait_ready(
-    url: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 60
-) -> None:
-    async with aiohttp.ClientSession() as http:
-        for _ in range(int(timeout / 0.1)):
-            if process.poll() is not None:
-                raise AssertionError(await asyncio.to_thread(log.read_text, "utf-8", "replace"))
-            try:
-                async with http.get(f"{url}/readyz") as resp:
-                    if resp.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.1)
-    raise AssertionError(f"{url} never became ready")
 
 
 async def test_three_processes_one_killed_every_report_once_and_complete(
@@ -114,7 +65,18 @@ async def test_three_processes_one_killed_every_report_once_and_complete(
         try:
             logs = [tmp_path / f"webhook-{n}.log" for n in range(len(ports))]
             for port, log in zip(ports, logs, strict=True):
-                processes.append(start_webhook(fake, db_url, data, port, public, log))
+                processes.append(
+                    start_webhook(
+                        fake,
+                        db_url,
+                        data,
+                        port,
+                        f"{public}/telegram",
+                        SECRET,
+                        log,
+                        TINBAO_INBOX_CLAIM_SECONDS="3",
+                    )
+                )
             for url, process, log in zip(backends, processes, logs, strict=True):
                 await wait_ready(url, process, log)
             tg = Telegram(fake, f"{public}/telegram", SECRET, duplicate_share=0.1)
