@@ -15,6 +15,7 @@ import collections
 import contextlib
 import itertools
 import json
+import random
 import signal
 import socket
 import time
@@ -1104,9 +1105,86 @@ class FakeBotAPI:
         )
 
 
-async def _serve(port: int, token: str, bot_username: str) -> None:
-    fake = FakeBotAPI(token=token, bot_username=bot_username)
-    await fake.start(port)
+class _ServedFakeBotAPI(FakeBotAPI):
+    """The fake as ``main()`` serves it: it also tells the 429s of a flood wait from those of
+    ``rate_limit``, and remembers the flood waits injected by ``--flood-every``."""
+
+    def __init__(self, token: str, bot_username: str) -> None:
+        super().__init__(token=token, bot_username=bot_username)
+        self.flood_429s = 0  # answered during a flood wait
+        self.limit_429s = 0  # answered because of `rate_limit`
+        self.floods: list[tuple[float, float]] = []  # (start, end), time.monotonic()
+
+    def _limit(self) -> _BotAPIError | None:
+        flooding = time.monotonic() < self._flood_until
+        error = super()._limit()
+        if error is not None:
+            if flooding:
+                self.flood_429s += 1
+            else:
+                self.limit_429s += 1
+        return error
+
+    async def _control_sends(self, request: web.Request) -> web.Response:
+        """Every delivery call from index ``since`` on, compactly (a benchmark reads tens of
+        thousands): ``[method, chat_id, at, status]``, plus the 429 counters and the floods."""
+        since = int(request.query.get("since", "0"))
+        sends = [
+            [call.method, call.chat_id, call.at, call.status]
+            for call in itertools.islice(self.calls, since, None)
+            if call.method in _DELIVERY_METHODS
+        ]
+        return web.json_response(
+            {
+                "calls": len(self.calls),
+                "sends": sends,
+                "rate_limit": self.rate_limit,
+                "limited": self.limited,
+                "flood_429s": self.flood_429s,
+                "limit_429s": self.limit_429s,
+                "floods": self.floods,
+            }
+        )
+
+
+def _read_chat_ids(path: str) -> list[int]:
+    """One chat id a line; blank lines and ``#`` comments are skipped."""
+    out = []
+    with open(path, encoding="utf-8") as lines:
+        for line in lines:
+            text = line.split("#", 1)[0].strip()
+            if text:
+                out.append(int(text))
+    return out
+
+
+async def _inject_floods(
+    fake: _ServedFakeBotAPI, every: float, retry_after: int, rng: random.Random
+) -> None:
+    """Flood waits at random times, on average one every ``every`` seconds (a Poisson process:
+    the gaps are exponential), each answering every message 429 for ``retry_after`` seconds."""
+    while True:
+        await asyncio.sleep(rng.expovariate(1.0 / every))
+        start = time.monotonic()
+        fake.flood_wait(retry_after, retry_after)
+        fake.floods.append((start, start + retry_after))
+
+
+async def _serve(args: argparse.Namespace) -> None:
+    fake = _ServedFakeBotAPI(token=args.token, bot_username=args.bot_username)
+    fake.app.router.add_get("/_control/sends", fake._control_sends)
+    if args.rate_limit:
+        fake.rate_limit = args.rate_limit
+    for chat_id in _read_chat_ids(args.blocked_file) if args.blocked_file else []:
+        fake.block_chat(chat_id)
+    for chat_id in _read_chat_ids(args.gone_file) if args.gone_file else []:
+        fake.gone_chat(chat_id)
+    await fake.start(args.port)
+    floods = None
+    if args.flood_every > 0:
+        floods = asyncio.get_running_loop().create_task(
+            _inject_floods(fake, args.flood_every, args.flood_retry_after, random.Random(args.seed))
+        )
     # The parent process reads this line to learn the port and that the server is ready.
     print(f"READY {fake.port} {fake.base_url}", flush=True)
     stop = asyncio.Event()
@@ -1116,6 +1194,10 @@ async def _serve(port: int, token: str, bot_username: str) -> None:
     try:
         await stop.wait()
     finally:
+        if floods is not None:
+            floods.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await floods
         await fake.stop()
 
 
@@ -1125,8 +1207,33 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--token", default="123456:TEST-TOKEN")
     parser.add_argument("--bot-username", default="tinbao_test_bot")
+    parser.add_argument(
+        "--rate-limit",
+        type=float,
+        default=0,
+        help="at most this many messages in any second, 429 'retry after 1' beyond (0: none)",
+    )
+    parser.add_argument(
+        "--blocked-file", help="chat ids (one a line) that answer 403 'bot was blocked'"
+    )
+    parser.add_argument(
+        "--gone-file", help="chat ids (one a line) that answer 400 'chat not found'"
+    )
+    parser.add_argument(
+        "--flood-every",
+        type=float,
+        default=0,
+        help="inject a flood wait on average every this many seconds, at random (0: never)",
+    )
+    parser.add_argument(
+        "--flood-retry-after",
+        type=int,
+        default=1,
+        help="each flood wait lasts this many seconds and says 'retry after' as much",
+    )
+    parser.add_argument("--seed", type=int, default=1, help="seed of the flood waits' times")
     args = parser.parse_args(argv)
-    asyncio.run(_serve(args.port, args.token, args.bot_username))
+    asyncio.run(_serve(args))
 
 
 if __name__ == "__main__":
