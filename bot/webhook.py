@@ -363,9 +363,8 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
     log.info("tinbao is serving webhooks on %s:%s (path %s)", host, port, settings.webhook_path)
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
+    for sig in (signal.SIGTERM, signal.SIGINT):  # webhook mode runs on Linux (docs/deploy.md)
+        loop.add_signal_handler(sig, stop.set)
     try:
         await stop.wait()
     finally:
@@ -377,5 +376,4 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
         await _on_stop(application)
         await application.shutdown()
         for sig in (signal.SIGTERM, signal.SIGINT):
-            with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.remove_signal_handler(sig)
+            loop.remove_signal_handler(sig)
