@@ -32,10 +32,11 @@ compete with the sender for this process's GIL at 1,000 messages/s, started as::
 
 In this process the real ``handlers.sender.Sender`` sends through the real
 ``bot.channels.telegram.TelegramWarnings`` (its own PTB ``Bot`` and httpx pool) and edits the
-admin's progress message through a ``TelegramOutbox`` (a plain PTB ``Bot``, as the progress is
-not what is measured), with ``TINBAO_BROADCAST_RATE`` = ``--headroom`` × L (0.98 L) and
-``TINBAO_BROADCAST_PAID`` for L above 30. ``Sender.run_once()`` takes the broadcast and sends it
-to the end; it is timed (wall and CPU of this process, CPU of the fake's).
+admin's progress message through a ``TelegramOutbox`` on a bot built like the application's
+(``ExtBot`` with ``AIORateLimiter(overall_max_rate=TINBAO_TELEGRAM_MAX_RATE, max_retries=3)``,
+as ``build_application`` makes it), with ``TINBAO_BROADCAST_RATE`` = ``--headroom`` × L
+(0.98 L) and ``TINBAO_BROADCAST_PAID`` for L above 30. ``Sender.run_once()`` takes the broadcast
+and sends it to the end; it is timed (wall and CPU of this process, CPU of the fake's).
 
 Afterwards the fake's record of every delivery call (``GET /_control/sends``) gives:
 
@@ -84,7 +85,9 @@ from typing import Any
 import aiohttp
 from sqlalchemy import func, insert, select
 from sqlmodel import col
-from telegram import Bot
+from telegram.constants import ParseMode
+from telegram.ext import AIORateLimiter, Defaults, ExtBot
+from telegram.request import HTTPXRequest
 
 # `python bench/broadcast.py` puts bench/ (not the repository root) on sys.path.
 ROOT = Path(__file__).resolve().parent.parent
@@ -554,7 +557,16 @@ async def send(
     services = Services.create(settings, db)
     transport = TelegramWarnings(settings)
     await transport.start()
-    progress_bot = Bot(TOKEN, base_url=server.api_url, base_file_url=server.file_url)
+    # Built like the application's bot (`build_application`), whose outbox the sender uses in
+    # production: its rate limiter waits out a 429 and retries an edit up to three times.
+    progress_bot = ExtBot(
+        TOKEN,
+        base_url=server.api_url,
+        base_file_url=server.file_url,
+        defaults=Defaults(parse_mode=ParseMode.HTML),
+        rate_limiter=AIORateLimiter(overall_max_rate=settings.telegram_max_rate, max_retries=3),
+        request=HTTPXRequest(connection_pool_size=32, pool_timeout=30.0),
+    )
     await progress_bot.initialize()
     sender = Sender(services, transport, TelegramOutbox(progress_bot), CHANNEL)
     expected = run.subscribers / settings.broadcast_rate
