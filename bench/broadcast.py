@@ -27,8 +27,8 @@ compete with the sender for this process's GIL at 1,000 messages/s, started as::
 - **Occasional 429s**: Telegram's flood wait stops the whole bot, not one message, so they are
   injected as flood-wait periods at random times, a Poisson process in time: on average one
   every ``--flood-every`` seconds (60), each answering every message 429 "retry after R" for R
-  seconds (``--flood-retry-after``, 1). A run at 30/s (~11 min) sees about 11 of them, one at
-  1,000/s (~20 s) none or one: they come per minute, not per message.
+  seconds (``--flood-retry-after``, 1). A run at 30/s (12-13 min) sees a dozen or so, one at
+  1,000/s (20-40 s) none or one: they come per minute, not per message.
 
 In this process the real ``handlers.sender.Sender`` sends through the real
 ``bot.channels.telegram.TelegramWarnings`` (its own PTB ``Bot`` and httpx pool) and edits the
