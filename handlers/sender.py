@@ -388,7 +388,7 @@ class Sender:
         now = self.services.clock()
         async with self.services.db.session() as session:
             if status == "done":
-                await broadcasts.finish(session, broadcast_id, "done", now)
+                await broadcasts.finish(session, broadcast_id, now)
             elif status == "cancelled":
                 await broadcasts.store_counts(session, broadcast_id)
             if status is not None:

@@ -31,11 +31,6 @@ STATES = ("pending", "sending", "sent", "blocked", "failed", "unknown")
 # ---------------------------------------------------------------------------- subscriptions
 
 
-async def subscription(session: AsyncSession, user_id: int) -> Subscription | None:
-    """The user's subscription row, if they were ever offered warnings or chose."""
-    return await session.get(Subscription, user_id)
-
-
 async def set_subscribed(
     session: AsyncSession, user_id: int, active: bool, now: datetime, reason: str = "user"
 ) -> bool:
@@ -463,17 +458,9 @@ async def store_counts(session: AsyncSession, broadcast_id: int) -> None:
     )
 
 
-async def finish(session: AsyncSession, broadcast_id: int, status: str, now: datetime) -> bool:
-    """Close a broadcast with its final counts (`done`, or `cancelled` keeping what was sent)."""
-    figures = await counts(session, broadcast_id)
-    return await move(
-        session,
-        broadcast_id,
-        ("sending", "paused") if status == "cancelled" else ("sending",),
-        status,
-        now,
-        sent=figures.get("sent", 0),
-        blocked=figures.get("blocked", 0),
-        failed=figures.get("failed", 0),
-        unknown=figures.get("unknown", 0),
-    )
+async def finish(session: AsyncSession, broadcast_id: int, now: datetime) -> bool:
+    """Mark a broadcast sent, with its final counts; False if it was no longer sending."""
+    if not await move(session, broadcast_id, ("sending",), "done", now):
+        return False
+    await store_counts(session, broadcast_id)
+    return True

@@ -149,13 +149,6 @@ async def lookup(
     return Lookup(seen, sorted(allow), sorted(deny))
 
 
-async def sighting(session: AsyncSession, kind: str, values: Sequence[str]) -> Sighting:
-    """Reports carrying any of `values` (one indicator's equivalent forms) of `kind`."""
-    if not values:
-        return NONE
-    return (await lookup(session, [kind], values)).of(kind)
-
-
 # ------------------------------------------------------------------------- domain allow / deny
 
 
