@@ -14,10 +14,12 @@ copy of a police warning looks like a scam itself and teaches people to ignore t
 one pacing slot of recipients (one at the default rate, ~50 at 1,000/s) is at risk per crash,
 and the admin's summary counts them.
 
-Pacing: one send per 1/rate seconds. A 429 answer ("retry after N s") holds every send for N
-seconds (Telegram's flood wait is for the whole bot) and slows the rate by a tenth, which then
-creeps back to the configured rate. Blocked users (403, "chat not found", deactivated) are
-unsubscribed; server and network errors retry with backoff up to `TINBAO_BROADCAST_MAX_ATTEMPTS`.
+Pacing: at most the rate's worth of messages (the progress edits included) in any sliding
+second, as the platform counts them (see `Pacer`). A 429 answer ("retry after N s") holds every
+send for N seconds (Telegram's flood wait is for the whole bot) and slows the rate by a tenth,
+which then creeps back to the configured rate. Blocked users (403, "chat not found",
+deactivated) are unsubscribed; server and network errors retry with backoff up to
+`TINBAO_BROADCAST_MAX_ATTEMPTS`.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 import uuid
 from collections import deque
@@ -50,7 +53,7 @@ FLUSH_SECONDS = 0.5
 # and the rate climbs back by RECOVERY of the target per second.
 SLOWDOWN = 0.9
 FLOOR = 0.5
-RECOVERY = 0.02
+RECOVERY = 0.05
 
 
 @dataclass(frozen=True)
@@ -79,13 +82,25 @@ class WarningTransport(Protocol):
 
 
 class Pacer:
-    """Spaces sends 1/rate seconds apart, holds them all during a flood wait, then recovers."""
+    """Keeps sends within the platform's limit, measured as Telegram measures it: at most `cap`
+    messages in any sliding `window` (cap = ⌈rate⌉, window = cap / rate: 30 in 1.02 s at 29.4/s),
+    spaced at least half a step apart so that a stall is caught up quickly but not in one burst.
+    A flood wait holds every send for `retry_after` seconds, then the rate is cut by a tenth and
+    climbs back. The sender's own edits of the progress message take slots too (`wait`), since
+    the platform counts them against the same limit.
+
+    Why a window rather than "one send every 1/rate seconds": a fixed schedule either loses
+    every stall of the event loop for good (no catch-up) or, catching up, can put 31 messages
+    into one second at 0.98 of a limit of 30, and the 429 that follows costs a whole second.
+    """
 
     def __init__(self, rate: float, clock: Callable[[], float] = time.monotonic) -> None:
         self.target = rate
         self.rate = rate
         self.clock = clock
-        self.next = 0.0
+        self.cap = max(1, math.ceil(rate))
+        self.window = self.cap / rate
+        self.sent: deque[float] = deque()
         self.hold_until = 0.0
         self.last_cut = -1e9
         self.updated = clock()
@@ -98,13 +113,17 @@ class Pacer:
             return self.hold_until - now
         self.rate = min(self.target, self.rate + self.target * RECOVERY * (now - self.updated))
         self.updated = now
-        step = 1.0 / self.rate
-        # After a stall, start afresh instead of sending a burst to catch up.
-        if self.next < now - max(2 * step, 0.02):
-            self.next = now
-        if self.next > now:
-            return self.next - now
-        self.next += step
+        sent = self.sent
+        while sent and sent[0] <= now - self.window + 1e-9:  # (float rounding)
+            sent.popleft()
+        # Below the target after a flood wait, fewer slots fit in the same window.
+        cap = max(1, math.floor(self.rate * self.window + 1e-9))
+        if len(sent) >= cap:
+            return sent[len(sent) - cap] + self.window - now
+        gap = 0.5 / self.rate
+        if sent and now - sent[-1] < gap - 1e-9:
+            return sent[-1] + gap - now
+        sent.append(now)
         return 0.0
 
     async def wait(self) -> None:
@@ -114,12 +133,16 @@ class Pacer:
             await asyncio.sleep(pause)
             pause = self.delay()
 
+    def unused(self) -> None:
+        """The slot just taken was not used (there was nobody to send to)."""
+        if self.sent:
+            self.sent.pop()
+
     def flood(self, retry_after: float) -> None:
         """A flood wait: everyone waits `retry_after` seconds, then goes on a little slower."""
         now = self.clock()
         self.floods += 1
         self.hold_until = max(self.hold_until, now + retry_after)
-        self.next = max(self.next, self.hold_until)
         if now - self.last_cut > retry_after:  # one slowdown per wait, however many sends hit it
             self.rate = max(self.target * FLOOR, self.rate * SLOWDOWN)
             self.last_cut = now
@@ -275,7 +298,7 @@ class Sender:
                         session, broadcast_id, self.services.clock(), batch
                     )
                 if not taken:
-                    self.pacer.next -= 1.0 / self.pacer.rate  # the slot was not used
+                    self.pacer.unused()
                     if await self._idle(run):
                         status = "done"
                         break
@@ -439,12 +462,14 @@ class Sender:
         if broadcast.progress_message:
             message.edit = broadcast.progress_message
         try:
+            await self.pacer.wait()
             sent = await self.outbox.send(inbound, message)
         except Exception:
             log.exception("updating a broadcast's progress failed")
             return
         if sent is None and message.edit:
             message.edit = None
+            await self.pacer.wait()
             sent = await self.outbox.send(inbound, message)
         if sent is not None and sent != broadcast.progress_message and broadcast.id is not None:
             broadcast.progress_message = sent
@@ -458,6 +483,7 @@ class Sender:
         message = await warnings.summary_message(self.services, broadcast)
         inbound = Inbound(channel=self.channel, user_id="", chat_id=broadcast.progress_chat)
         try:
+            await self.pacer.wait()
             await self.outbox.send(inbound, message)
         except Exception:
             log.exception("sending a broadcast's summary failed")
