@@ -16,7 +16,6 @@ from collections.abc import Awaitable
 from datetime import datetime, timedelta
 from typing import Any
 
-import httpx
 from telegram import (
     Bot,
     BotCommand,
@@ -51,8 +50,8 @@ from telegram.ext import (
     Defaults,
     TypeHandler,
 )
-from telegram.request import HTTPXRequest
 
+from bot.channels.aiohttp_request import AiohttpRequest, NotSent
 from bot.settings import Settings
 from handlers import officer, router, timers
 from handlers.core import Forwarded, Inbound, IncomingFile, Outbound
@@ -457,12 +456,13 @@ class TelegramWarnings:
     def __init__(self, settings: Settings) -> None:
         assert settings.telegram_token
         self.paid = settings.broadcast_paid
+        # A connection for every send that may be in flight, and a few for the photo upload.
         pool = max_in_flight(settings.broadcast_rate) + 4
         self.bot = Bot(
             settings.telegram_token,
             base_url=settings.telegram_api_url,
             base_file_url=settings.telegram_file_url,
-            request=HTTPXRequest(connection_pool_size=pool, pool_timeout=5.0, read_timeout=15.0),
+            request=AiohttpRequest(pool, pool_timeout=5.0, read_timeout=15.0),
         )
 
     async def start(self) -> None:
@@ -505,12 +505,12 @@ class TelegramWarnings:
             return SendResult("failed", error=str(error))
         except TimedOut as error:
             # Only a timeout before the request left is safe to repeat.
-            if isinstance(error.__cause__, (httpx.ConnectTimeout, httpx.PoolTimeout)):
+            if isinstance(error.__cause__, NotSent):
                 return SendResult("retry", error="timed out connecting")
             return SendResult("unknown", error="timed out waiting for Telegram's answer")
         except NetworkError as error:
             cause = error.__cause__
-            if cause is None or isinstance(cause, httpx.ConnectError):
+            if cause is None or isinstance(cause, NotSent):
                 return SendResult("retry", error=str(error))  # a 5xx, or no connection made
             return SendResult("unknown", error=str(error))
         except OSError as error:

@@ -1,0 +1,120 @@
+"""python-telegram-bot's HTTP layer on aiohttp, for the broadcast sender's many sends in flight.
+
+PTB ships only `HTTPXRequest`. With the hundreds of requests in flight that a paid broadcast
+(1,000 messages/s) needs, httpcore's pool rescans every connection for every queued request
+(quadratic in the requests in flight, encode/httpcore#1035) and the sending process runs out of
+CPU before Telegram's limit: measured with `bench/broadcast.py`, httpx spent about 35 s of CPU
+on 20,000 warnings, this class 8–10 s. aiohttp is already the server we run on, so this is a
+thin adapter (PTB's `BaseRequest` is the documented extension point), not a new dependency.
+
+The errors say whether a request may have reached Telegram, which is what the sender needs to
+keep "never twice": `NotSent` as the cause means it certainly did not (no connection could be
+made, or none became free in time); any other cause means it may have.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp
+from telegram.error import NetworkError, TimedOut
+from telegram.request import BaseRequest, RequestData
+
+# PTB's own marker for "no timeout given" is private; any value other than a number or None
+# means the same (see `_given`).
+DEFAULT_NONE: Any = object()
+
+
+class NotSent(Exception):
+    """The cause of a `TimedOut` or `NetworkError` raised before the request left."""
+
+
+class AiohttpRequest(BaseRequest):
+    """A `BaseRequest` on one `aiohttp.ClientSession` with up to `connections` connections."""
+
+    def __init__(
+        self,
+        connections: int,
+        *,
+        connect_timeout: float = 5.0,
+        read_timeout: float = 15.0,
+        pool_timeout: float = 5.0,
+    ) -> None:
+        self.connections = connections
+        self.connect_timeout = connect_timeout
+        self._read_timeout = read_timeout
+        self.pool_timeout = pool_timeout
+        self.session: aiohttp.ClientSession | None = None
+
+    @property
+    def read_timeout(self) -> float:
+        return self._read_timeout
+
+    async def initialize(self) -> None:
+        if self.session is None or self.session.closed:
+            connector = aiohttp.TCPConnector(limit=self.connections, limit_per_host=0)
+            self.session = aiohttp.ClientSession(
+                connector=connector, headers={"User-Agent": self.USER_AGENT}
+            )
+
+    async def shutdown(self) -> None:
+        if self.session is not None and not self.session.closed:
+            await self.session.close()
+        self.session = None
+
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout: Any = DEFAULT_NONE,
+        write_timeout: Any = DEFAULT_NONE,
+        connect_timeout: Any = DEFAULT_NONE,
+        pool_timeout: Any = DEFAULT_NONE,
+    ) -> tuple[int, bytes]:
+        if self.session is None or self.session.closed:
+            raise RuntimeError("This AiohttpRequest is not initialized")
+        read = _given(read_timeout, self._read_timeout)
+        connect = _given(connect_timeout, self.connect_timeout)
+        pool = _given(pool_timeout, self.pool_timeout)
+        # aiohttp has no write timeout of its own: the upload counts against the read timeout's
+        # total, which is generous for a photo of a few megabytes.
+        timeout = aiohttp.ClientTimeout(
+            total=None,
+            connect=None if pool is None and connect is None else (pool or 0) + (connect or 0),
+            sock_connect=connect,
+            sock_read=read,
+        )
+        data: Any = None
+        if request_data is not None:
+            files = request_data.multipart_data
+            fields = request_data.json_parameters
+            if files:
+                form = aiohttp.FormData()
+                for name, value in fields.items():
+                    form.add_field(name, value)
+                for name, (filename, content, mimetype) in files.items():
+                    form.add_field(name, content, filename=filename, content_type=mimetype)
+                data = form
+            else:
+                data = fields
+        try:
+            async with self.session.request(method, url, data=data, timeout=timeout) as answer:
+                return answer.status, await answer.read()
+        except aiohttp.ConnectionTimeoutError as error:
+            # Waiting for a free connection or for the server to accept one.
+            raise TimedOut("Timed out before the request was sent") from NotSent(str(error))
+        except aiohttp.ClientConnectorError as error:
+            raise NetworkError(f"Could not connect: {error}") from NotSent(str(error))
+        except TimeoutError as error:  # aiohttp.SocketTimeoutError among them
+            raise TimedOut("Timed out waiting for the answer") from error
+        except aiohttp.ClientError as error:
+            raise NetworkError(f"aiohttp.{type(error).__name__}: {error}") from error
+
+
+def _given(value: Any, default: float) -> float | None:
+    """A timeout as passed to a PTB method: None (no limit), seconds, or else PTB's marker for
+    "not given" (a private class, hence the test by what it is not)."""
+    if value is None or isinstance(value, (int, float)):
+        return value
+    return default
