@@ -699,7 +699,8 @@ def summary(runs: list[Run]) -> None:
     )
     header = (
         f"{'engine':11}{'limit':>6}{'subs':>8}{'wall s':>8}{'accepted':>10}{'blocked':>9}"
-        f"{'429 flood/enf':>15}{'floods':>8}{'msg/s':>9}{'of limit':>10}{'dup':>5}{'lost':>6}"
+        f"{'429 flood/enf':>15}{'floods':>8}{'msg/s':>9}{'of limit':>10}{'handled':>9}"
+        f"{'dup':>5}{'lost':>6}"
         f"  goal"
     )
     print(header)
@@ -708,7 +709,8 @@ def summary(runs: list[Run]) -> None:
         print(
             f"{r.engine:11}{r.limit:>6g}{r.subscribers:>8}{r.wall:>8.1f}{r.accepted:>10}"
             f"{r.blocked_answers:>9}{f'{r.flood_429s}/{r.limit_429s}':>15}{r.floods_in_send:>8}"
-            f"{r.per_second:>9.2f}{r.of_limit:>10.3f}{r.duplicates:>5}{r.losses:>6}  {goal}"
+            f"{r.per_second:>9.2f}{r.of_limit:>10.3f}{r.attempts_per_second / r.limit:>9.3f}"
+            f"{r.duplicates:>5}{r.losses:>6}  {goal}"
         )
 
 

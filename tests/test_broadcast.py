@@ -294,9 +294,17 @@ async def test_an_admin_composes_previews_edits_and_sends_a_warning(bot: Harness
         assert got.params["text"] == preview  # exactly what the admin saw
         assert got.params.get("link_preview_options", {}).get("is_disabled", True)
     assert sent_to(h, english.user_id) == []  # not in the audience
-    # The progress message was edited in place, then a summary was sent.
-    edits = progress_edits(h, ADMIN.user_id)
-    assert any("Warning #1 sent" in text and "100%" in text for text in edits), edits
+    # The progress message was edited in place (its last edit follows the end), then a
+    # summary was sent.
+    await h.fake.wait_for(
+        lambda c: (
+            c.method == "editMessageText"
+            and c.chat_id == ADMIN.user_id
+            and "Warning #1 sent" in str(c.params.get("text"))
+            and "100%" in str(c.params.get("text"))
+        ),
+        timeout=10,
+    )
     summary = await h.fake.wait_for_text(ADMIN.user_id, contains="was sent in", timeout=10)
     assert "Received it: 3 of 3." in str(summary.params["text"])
 
@@ -610,7 +618,12 @@ async def test_a_sender_killed_halfway_resumes_and_everyone_gets_it_exactly_once
             await asyncio.wait_for(_until(lambda: sum(accepted(fake).values()) >= 15), 60)
             fake.hold()  # Telegram stops answering: warnings are on their way, unanswered
             await asyncio.wait_for(_steady(lambda: len(fake.held)), 30)
-            on_their_way = {c.chat_id for c in fake.held if c.method == "sendMessage"}
+            on_their_way = {
+                c.chat_id
+                for c in fake.held
+                if c.method == "sendMessage" and "⚠️" in str(c.params.get("text"))
+            }
+            assert ADMIN.user_id not in on_their_way
             assert on_their_way
             first.send_signal(signal.SIGKILL)
             first.wait(timeout=30)

@@ -107,3 +107,17 @@ def test_an_unused_slot_is_given_back() -> None:
         assert pacer.delay() == 0
         pacer.unused()
     assert len(drive(pacer, clock, clock.now + 1.0)) >= 970
+
+
+def test_at_paid_rates_sends_go_in_small_groups_never_faster_than_twice_the_rate() -> None:
+    clock = Clock()
+    pacer = Pacer(980, clock)
+    times = drive(pacer, clock, clock.now + 0.5)
+    clock.now += 0.2  # a stall: caught up at twice the rate, in groups of 9
+    times += drive(pacer, clock, clock.now + 4.3)
+    assert most_in_any_second(times) <= 1000
+    assert len(times) >= 980 * 5 - 20
+    groups = [list(g) for _, g in itertools.groupby(times)]
+    assert max(len(g) for g in groups) == 9  # one sleep per group, not per send
+    for i in range(len(times) - 9):
+        assert times[i + 9] - times[i] >= 9 * 0.5 / 980 - 1e-9
