@@ -26,6 +26,7 @@ def drive(pacer: Pacer, clock: Clock, until: float, *, busy: float = 0.0) -> lis
             clock.now += pause
             continue
         times.append(clock.now)
+        pacer.written()
         clock.now += busy
     return times
 
@@ -121,3 +122,30 @@ def test_at_paid_rates_sends_go_in_small_groups_never_faster_than_twice_the_rate
     assert max(len(g) for g in groups) == 9  # one sleep per group, not per send
     for i in range(len(times) - 9):
         assert times[i + 9] - times[i] >= 9 * 0.5 / 980 - 1e-9
+
+
+def test_the_window_counts_messages_when_they_went_out() -> None:
+    clock = Clock()
+    pacer = Pacer(30, clock)
+    start = clock.now
+    for _ in range(30):  # 30 slots granted over one second, none written yet
+        while (pause := pacer.delay()) > 0:
+            clock.now += pause
+    assert pacer.unwritten == 30
+    clock.now = start + 1.5
+    # Granted but not written: they still count, whenever they will arrive.
+    assert pacer.delay() == 0.001
+    for _ in range(30):
+        pacer.written()  # all out at once, 1.5 s in (a busy event loop)
+    # None may follow until a whole window after they went out.
+    assert abs(pacer.delay() - 1.0) < 1e-9
+    clock.now = start + 2.5
+    assert pacer.delay() == 0
+
+
+def test_an_unused_slot_does_not_count() -> None:
+    clock = Clock()
+    pacer = Pacer(30, clock)
+    assert pacer.delay() == 0
+    pacer.unused()
+    assert pacer.unwritten == 0 and not pacer.wire

@@ -67,6 +67,32 @@ async def test_a_text_warning_is_sent_and_refusals_are_sorted(
         await warnings.stop()
 
 
+async def test_the_pacer_is_told_when_a_warning_goes_out_before_its_answer(
+    tmp_path: Path, fake: FakeBotAPI
+) -> None:
+    warnings = await transport(tmp_path, fake)
+    try:
+        went_out: list[int] = []
+        fake.hold()
+        sending = asyncio.ensure_future(
+            warnings.send_warning(
+                str(CHAT), Outbound("⚠️ Cảnh báo"), None, lambda: went_out.append(len(fake.held))
+            )
+        )
+        for _ in range(100):
+            if went_out:
+                break
+            await asyncio.sleep(0.02)
+        assert went_out == [0]  # written before Telegram had even received it
+        assert not sending.done()  # and before any answer
+        fake.release()
+        assert (await sending).outcome == "sent"
+        await warnings.bot.get_me()  # later requests of the same task do not call it
+        assert went_out == [0]
+    finally:
+        await warnings.stop()
+
+
 async def test_a_paid_broadcast_says_so_and_a_photo_is_uploaded_once(
     tmp_path: Path, fake: FakeBotAPI
 ) -> None:

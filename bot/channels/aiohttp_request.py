@@ -14,6 +14,9 @@ made, or none became free in time); any other cause means it may have.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextvars import ContextVar
+from types import SimpleNamespace
 from typing import Any
 
 import aiohttp
@@ -27,6 +30,22 @@ DEFAULT_NONE: Any = object()
 
 class NotSent(Exception):
     """The cause of a `TimedOut` or `NetworkError` raised before the request left."""
+
+
+# Called when the current task's next request has been written to the connection (PTB's `Bot`
+# gives no way to pass anything per request, so the caller sets this around its call). The
+# broadcast pacer counts messages by when they went out, as the platform does.
+on_wire: ContextVar[Callable[[], None] | None] = ContextVar("on_wire", default=None)
+
+
+async def _headers_sent(
+    session: aiohttp.ClientSession,
+    context: SimpleNamespace,
+    params: aiohttp.TraceRequestHeadersSentParams,
+) -> None:
+    callback = context.trace_request_ctx
+    if callable(callback):
+        callback()
 
 
 class AiohttpRequest(BaseRequest):
@@ -53,8 +72,12 @@ class AiohttpRequest(BaseRequest):
     async def initialize(self) -> None:
         if self.session is None or self.session.closed:
             connector = aiohttp.TCPConnector(limit=self.connections, limit_per_host=0)
+            tracing = aiohttp.TraceConfig()
+            tracing.on_request_headers_sent.append(_headers_sent)
             self.session = aiohttp.ClientSession(
-                connector=connector, headers={"User-Agent": self.USER_AGENT}
+                connector=connector,
+                headers={"User-Agent": self.USER_AGENT},
+                trace_configs=[tracing],
             )
 
     async def shutdown(self) -> None:
@@ -99,7 +122,9 @@ class AiohttpRequest(BaseRequest):
             else:
                 data = fields
         try:
-            async with self.session.request(method, url, data=data, timeout=timeout) as answer:
+            async with self.session.request(
+                method, url, data=data, timeout=timeout, trace_request_ctx=on_wire.get()
+            ) as answer:
                 return answer.status, await answer.read()
         except aiohttp.ConnectionTimeoutError as error:
             # Waiting for a free connection or for the server to accept one.

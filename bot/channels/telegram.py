@@ -12,7 +12,7 @@ import contextlib
 import html
 import logging
 import warnings
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -52,6 +52,7 @@ from telegram.ext import (
 )
 
 from bot.channels.aiohttp_request import AiohttpRequest, NotSent
+from bot.channels.aiohttp_request import on_wire as on_wire_var
 from bot.settings import Settings
 from handlers import officer, router, timers
 from handlers.core import Forwarded, Inbound, IncomingFile, Outbound
@@ -472,9 +473,20 @@ class TelegramWarnings:
         await self.bot.shutdown()
 
     async def send_warning(
-        self, chat_id: str, message: Outbound, photo_id: str | None
+        self,
+        chat_id: str,
+        message: Outbound,
+        photo_id: str | None,
+        on_wire: Callable[[], None] | None = None,
     ) -> SendResult:
         """Send one warning; the answer sorted into what the sender must do next."""
+        token = on_wire_var.set(on_wire)
+        try:
+            return await self._send(chat_id, message, photo_id)
+        finally:
+            on_wire_var.reset(token)
+
+    async def _send(self, chat_id: str, message: Outbound, photo_id: str | None) -> SendResult:
         extra: dict[str, Any] = {"allow_paid_broadcast": True} if self.paid else {}
         try:
             if message.file is not None:
