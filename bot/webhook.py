@@ -229,6 +229,7 @@ class Inbox:
 
     async def _handle(self, inbox_id: int, payload: str) -> None:
         started = time.perf_counter()
+        keeping = asyncio.get_running_loop().create_task(self._keep_claim(inbox_id))
         try:
             update = Update.de_json(json.loads(payload), self.application.bot)
             await self.application.process_update(update)
@@ -236,6 +237,10 @@ class Inbox:
             # The router answers every failure kindly itself; reaching here is a bug. The
             # update is still marked handled: retrying it for ever would stall its user.
             log.exception("handling an update from the inbox failed")
+        finally:
+            keeping.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await keeping
         try:
             async with self.services.db.session() as session:
                 await inbox.handled(session, inbox_id, self.owner, self.services.clock())
@@ -243,6 +248,24 @@ class Inbox:
             log.exception("marking an update handled failed; its claim will expire")
         self.metrics.handled.inc()
         self.metrics.latency.observe(time.perf_counter() - started)
+
+    async def _keep_claim(self, inbox_id: int) -> None:
+        """While an update is being handled (OCR of an album, a slow Telegram), renew its claim
+        every third of its length, so that no other process takes it over as if this one had
+        died: that could reply twice, although the second handling has no effect."""
+        seconds = self.services.settings.inbox_claim_seconds
+        while True:
+            await asyncio.sleep(seconds / 3)
+            until = self.services.clock() + timedelta(seconds=seconds)
+            try:
+                async with self.services.db.session() as session:
+                    kept = await inbox.renew(session, inbox_id, self.owner, until)
+            except Exception:
+                log.exception("renewing a claim on the inbox failed; trying again")
+                continue
+            if not kept:
+                log.warning("another process took over an update this one is still handling")
+                return
 
     async def _maybe_prune(self) -> None:
         if time.monotonic() - self.last_prune < 3600:

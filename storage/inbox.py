@@ -106,6 +106,21 @@ async def claim(
     return int(inbox_id), str(payload)
 
 
+async def renew(session: AsyncSession, inbox_id: int, owner: str, until: datetime) -> bool:
+    """Extend this process's claim on an update it is still handling; False if it lost it."""
+    result = await session.execute(
+        update(InboxUpdate)
+        .where(
+            col(InboxUpdate.id) == inbox_id,
+            col(InboxUpdate.claimed_by) == owner,
+            col(InboxUpdate.handled_at).is_(None),
+        )
+        .values(claimed_until=until)
+        .returning(col(InboxUpdate.id))
+    )
+    return result.first() is not None
+
+
 async def handled(session: AsyncSession, inbox_id: int, owner: str, now: datetime) -> None:
     """Mark an update handled (the next update of its user becomes ready)."""
     await session.execute(

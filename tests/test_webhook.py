@@ -263,3 +263,36 @@ def test_json_logs_are_one_object_a_line() -> None:
     assert entry["level"] == "ERROR" and entry["logger"] == "tinbao.x"
     assert entry["message"] == "handled 3 updates" and "ValueError: boom" in entry["error"]
     assert entry["ts"].endswith("+00:00") and isinstance(entry["pid"], int)
+
+
+async def test_a_claim_is_kept_while_its_update_is_still_being_handled(
+    tmp_path: Path, db_url: str
+) -> None:
+    r = Resident(9005, "Lan")
+    async with (
+        FakeBotAPI() as fake,
+        running_webhook(tmp_path, db_url, fake, inbox_claim_seconds=0.6, inbox_reorder_ms=0) as h,
+    ):
+        fake.hold()  # Telegram is slow: the reply to /start hangs for several claim lengths
+        assert await h.post({"update_id": 9200, **r.command("start")}) == 200
+        for _ in range(200):
+            if fake.held:
+                break
+            await asyncio.sleep(0.02)
+        assert fake.held, "the reply never left"
+        await asyncio.sleep(1.5)
+        async with h.db.session() as session:
+            # Another process looking for work must not take it over as if this one had died.
+            taken = await inbox.claim(
+                session, "telegram", "other:1", utcnow(), timedelta(seconds=60), utcnow()
+            )
+        assert taken is None
+        (row,) = await h.rows()
+        assert row.claimed_until is not None and row.claimed_until > utcnow()
+        fake.release()
+        texts = await replies_to(fake, r.user_id, 1)
+        await asyncio.sleep(0.5)
+        assert len(await replies_to(fake, r.user_id, 1)) == 1
+        assert "Bạn có đồng ý không?" in texts[0]
+        (row,) = await h.rows()
+        assert row.handled_at is not None and row.attempts == 1
