@@ -91,9 +91,12 @@ def make_settings(
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
 
-@dataclass
+@dataclass(repr=False)
 class Harness:
     """The production `Application` polling a fake Bot API, plus helpers to talk to it."""
+
+    def __repr__(self) -> str:  # short: Hypothesis prints it with every failing example
+        return f"Harness(fake on port {self.fake.port})"
 
     fake: FakeBotAPI
     services: Services

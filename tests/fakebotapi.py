@@ -13,9 +13,11 @@ import argparse
 import asyncio
 import collections
 import contextlib
+import html
 import itertools
 import json
 import random
+import re
 import signal
 import socket
 import time
@@ -90,6 +92,111 @@ _CONTENT_KEYS = (
     "audio", "animation", "sticker", "video_note", "location", "venue", "contact", "dice", "poll",
     "media_group_id",
 )  # fmt: skip
+
+
+# What Telegram checks in what a bot sends, and refuses with 400 "Bad Request: …": the HTML of
+# parse_mode=HTML (only its tags, properly nested; every other "<" and "&" escaped), the length
+# after the entities are parsed (in UTF-16 code units), button labels and callback data.
+TEXT_LIMIT = 4096
+CAPTION_LIMIT = 1024
+CALLBACK_ANSWER_LIMIT = 200
+CALLBACK_DATA_LIMIT = 64  # bytes
+_HTML_TAGS = frozenset(
+    {
+        "b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "span", "tg-spoiler", "a",
+        "tg-emoji", "code", "pre", "blockquote",
+    }
+)  # fmt: skip
+_TAG = re.compile(
+    r"<(/?)([a-zA-Z][a-zA-Z0-9-]*)((?:\s+[a-zA-Z-]+(?:\s*=\s*(?:\"[^\"]*\"|'[^']*'|[^\s>]+))?)*)\s*>"
+)
+_ENTITY = re.compile(r"&(?:lt|gt|amp|quot|#[0-9]{1,7}|#x[0-9a-fA-F]{1,6});")
+_CAPTION_METHODS = frozenset(
+    {"sendPhoto", "sendDocument", "sendVideo", "sendVoice", "sendAudio", "sendAnimation",
+     "editMessageCaption", "copyMessage"}
+)  # fmt: skip
+
+
+def _utf16_len(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def visible_text(text: str, parse_mode: str | None) -> str:
+    """The text a message shows once Telegram has parsed `parse_mode`; ValueError as Telegram's
+    "can't parse entities" when the markup is not what Telegram accepts (HTML only: the bot
+    uses nothing else)."""
+    if (parse_mode or "").upper() != "HTML":
+        return text
+    out: list[str] = []
+    stack: list[str] = []
+    at = 0
+    while at < len(text):
+        char = text[at]
+        if char == "<":
+            tag = _TAG.match(text, at)
+            if tag is None:
+                raise ValueError(f"can't parse entities: unexpected '<' at offset {at}")
+            closing, name = tag.group(1) == "/", tag.group(2).lower()
+            if name not in _HTML_TAGS:
+                raise ValueError(f'can\'t parse entities: Unsupported start tag "{name}"')
+            if closing:
+                if not stack or stack[-1] != name:
+                    raise ValueError(f'can\'t parse entities: Unmatched end tag "{name}"')
+                stack.pop()
+            else:
+                stack.append(name)
+            at = tag.end()
+        elif char == "&":
+            entity = _ENTITY.match(text, at)
+            if entity is None:
+                raise ValueError(f"can't parse entities: unescaped '&' at offset {at}")
+            out.append(html.unescape(entity.group()))
+            at = entity.end()
+        else:
+            out.append(char)
+            at += 1
+    if stack:
+        raise ValueError(f"can't parse entities: Can't find end tag for \"{stack[-1]}\"")
+    return "".join(out)
+
+
+def check_outgoing(method: str, params: dict[str, Any]) -> None:
+    """Refuse, as Telegram does, what a bot must never send (raises `_BotAPIError`)."""
+
+    def refuse(description: str) -> _BotAPIError:
+        return _BotAPIError(HTTPStatus.BAD_REQUEST, f"Bad Request: {description}")
+
+    parse_mode = params.get("parse_mode")
+    try:
+        if method in ("sendMessage", "editMessageText"):
+            text = params.get("text")
+            shown = visible_text(text, parse_mode) if isinstance(text, str) else ""
+            if not shown.strip():
+                raise refuse("message text is empty")
+            if _utf16_len(shown) > TEXT_LIMIT:
+                raise refuse("message is too long")
+        elif method in _CAPTION_METHODS and isinstance(params.get("caption"), str):
+            shown = visible_text(params["caption"], parse_mode)
+            if _utf16_len(shown) > CAPTION_LIMIT:
+                raise refuse("message caption is too long")
+    except ValueError as error:
+        raise refuse(str(error)) from None
+    if method == "answerCallbackQuery":
+        answer = params.get("text")
+        if isinstance(answer, str) and _utf16_len(answer) > CALLBACK_ANSWER_LIMIT:
+            raise refuse("MESSAGE_TOO_LONG")
+    markup = params.get("reply_markup")
+    if isinstance(markup, str):
+        with contextlib.suppress(ValueError):
+            markup = json.loads(markup)
+    rows = markup.get("inline_keyboard") if isinstance(markup, dict) else None
+    for row in rows or []:
+        for button in row:
+            if not str(button.get("text", "")).strip():
+                raise refuse("text buttons are unallowed in the inline keyboard")
+            data = button.get("callback_data")
+            if data is not None and not 1 <= len(str(data).encode()) <= CALLBACK_DATA_LIMIT:
+                raise refuse("BUTTON_DATA_INVALID")
 
 
 class _BotAPIError(Exception):
@@ -596,6 +703,7 @@ class FakeBotAPI:
             failure = self._take_failure(method, params)
             if failure is not None:
                 raise failure
+            check_outgoing(method, params)
             if handler_name is None:
                 raise _BotAPIError(HTTPStatus.NOT_FOUND, "Not Found")
             release = self._release

@@ -527,3 +527,33 @@ async def test_control_api_in_subprocess() -> None:
             proc.terminate()
         await asyncio.wait_for(proc.wait(), 5)
     assert proc.returncode == 0
+
+
+async def test_what_telegram_would_refuse_is_refused(fake: FakeBotAPI, bot: Bot) -> None:
+    ok = await bot.send_message(
+        1, "<b>Cảnh báo</b> &amp; <a href='https://x.vn/?a=1&amp;b=2'>x</a>", parse_mode="HTML"
+    )
+    assert ok.message_id
+    for bad in ("a < b", "Tom & Jerry", "<b>chưa đóng", "<div>x</div>", "<b><i>x</b></i>"):
+        with pytest.raises(BadRequest, match="parse entities"):
+            await bot.send_message(1, bad, parse_mode="HTML")
+    # Lengths count what is shown, after the markup, in UTF-16 units (an emoji counts two).
+    await bot.send_message(1, "<b>" + "ừ" * 4096 + "</b>", parse_mode="HTML")
+    with pytest.raises(BadRequest, match="too long"):
+        await bot.send_message(1, "🙂" * 2049)
+    with pytest.raises(BadRequest, match="empty"):
+        await bot.send_message(1, "<b> </b>", parse_mode="HTML")
+    with pytest.raises(BadRequest, match=r"(?i)button_data_invalid"):
+        await bot.send_message(
+            1,
+            "x",
+            reply_markup=InlineKeyboardMarkup(
+                [[InlineKeyboardButton("x", callback_data="é" * 33)]]
+            ),
+        )
+    assert [c.status for c in fake.calls if c.method == "sendMessage"] == [200] + [400] * 5 + [
+        200,
+        400,
+        400,
+        400,
+    ]
