@@ -7,9 +7,11 @@ import asyncio
 import csv
 import json
 import logging
+import re
 import sys
 import uuid
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
@@ -19,10 +21,11 @@ from bot import logs
 from bot.settings import Settings
 from handlers.extract import extract_indicators
 from handlers.services import Services
+from storage import audit
 from storage.engine import Database
 from storage.migrate import upgrade
-from storage.models import utcnow
-from storage.reports import export_reports
+from storage.models import AuditEvent, utcnow
+from storage.reports import export_reports, submitted_count
 
 log = logging.getLogger("tinbao")
 
@@ -141,7 +144,48 @@ def _parser() -> argparse.ArgumentParser:
         "--language", choices=["vi", "en"], default="vi", help="language of the text (vi)"
     )
     stats.set_defaults(func=_stats)
+
+    trail = commands.add_parser("audit", help="check or read the audit log (for admins)")
+    trail_commands = trail.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
+    verify = trail_commands.add_parser(
+        "verify", help="check the audit log's hash chain; exit code 1 if it is broken"
+    )
+    verify.add_argument(
+        "--anchor",
+        metavar="ID:HASH",
+        help="an event id and hash noted outside the database earlier (as `verify` prints "
+        "them): the chain must still hold that event",
+    )
+    verify.set_defaults(func=_audit_verify)
+    trail_list = trail_commands.add_parser("list", help="audit events, newest first")
+    trail_list.add_argument(
+        "--report", metavar="CODE", help="only about this report (case code or report number)"
+    )
+    trail_list.add_argument(
+        "--actor",
+        help="only by this officer or admin (their user id, as `tinbao officer list` shows "
+        "it), or by `cli`, `system` or `resident`",
+    )
+    trail_list.add_argument(
+        "--channel", default="telegram", help="the channel of --actor's id (telegram)"
+    )
+    trail_list.add_argument(
+        "--since",
+        help="only from this time on: 2026-11-30 or 2026-11-30T08:00 (Vietnam time unless it "
+        "carries an offset), or the last 24h, 7d…",
+    )
+    trail_list.add_argument(
+        "--limit", type=_positive, default=50, help="at most this many events (50)"
+    )
+    trail_list.add_argument("--json", action="store_true", help="one JSON object per line")
+    trail_list.set_defaults(func=_audit_list)
     return parser
+
+
+def _positive(value: str) -> int:
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number of 1 or more")
+    return int(value)
 
 
 async def open_database(settings: Settings) -> Database:
@@ -250,7 +294,7 @@ def _officer(settings: Settings, args: argparse.Namespace) -> int:
                 if args.officer_command == "add":
                     role = "admin" if admin else "officer"
                     await queue.set_role(
-                        session, args.channel, user_id, role, now=now, name=args.name
+                        session, args.channel, user_id, role, now=now, name=args.name, by=audit.CLI
                     )
                     return [f"{args.channel}:{user_id} is now an {role}"]
                 if admin:
@@ -260,7 +304,7 @@ def _officer(settings: Settings, args: argparse.Namespace) -> int:
                 user = await queue.find_user(session, args.channel, user_id)
                 if user is None or user.role not in queue.STAFF:
                     raise CommandError(f"{args.channel}:{user_id} is not an officer")
-                removed = await queue.remove_officer(session, user, now)
+                removed = await queue.remove_officer(session, user, now, audit.CLI)
                 lines = [f"{args.channel}:{user_id} is no longer an officer"]
                 if removed.released:
                     lines.append(f"{len(removed.released)} report(s) went back to the queue")
@@ -316,6 +360,23 @@ def _export(settings: Settings, args: argparse.Namespace) -> int:
 
     async def go() -> None:
         db = await open_database(settings)
+        try:
+            # On record, committed, before the first row is written: an export cut short has
+            # still left the building in part.
+            async with db.session() as session:
+                count = await submitted_count(session)
+                audit.record(
+                    session,
+                    audit.CLI,
+                    "reports.exported",
+                    "export",
+                    None,
+                    utcnow(),
+                    {"format": args.format, "reports": count},
+                )
+        except Exception:
+            await db.dispose()
+            raise
         writer = (
             csv.DictWriter(sys.stdout, fieldnames=CSV_COLUMNS) if args.format == "csv" else None
         )
@@ -365,7 +426,18 @@ def _export_indicators(settings: Settings, args: argparse.Namespace) -> int:
         db = await open_database(settings)
         try:
             async with db.session() as session:
-                return list(await indicator_stats(session, max(1, least)))
+                found = list(await indicator_stats(session, max(1, least)))
+                # Committed with the query, before anything is printed.
+                audit.record(
+                    session,
+                    audit.CLI,
+                    "indicators.exported",
+                    "export",
+                    None,
+                    utcnow(),
+                    {"format": fmt, "indicators": len(found), "min_reporters": max(1, least)},
+                )
+                return found
         finally:
             await db.dispose()
 
@@ -478,6 +550,142 @@ def _stats(settings: Settings, args: argparse.Namespace) -> int:
         print(json.dumps(stats.as_json(figures), ensure_ascii=False, indent=2))
     else:
         print(stats.text(translator(args.language), figures))
+    return 0
+
+
+# ------------------------------------------------------------------------------ audit log
+
+
+def _audit_verify(settings: Settings, args: argparse.Namespace) -> int:
+    """Walk the hash chain: OK and the count on stdout, or the first broken event and why as
+    the one line on stderr, with exit code 1."""
+    anchor = None
+    if args.anchor is not None:
+        found = re.fullmatch(r"#?(\d+):([0-9a-fA-F]{64})", args.anchor.strip())
+        if found is None:
+            raise CommandError(
+                f"--anchor {args.anchor!r} is not ID:HASH (an event number, a colon and its "
+                "64-character hash, as `tinbao audit verify` prints them)"
+            )
+        anchor = (int(found.group(1)), found.group(2).lower())
+
+    async def go() -> audit.Verdict:
+        db = await open_database(settings)
+        try:
+            async with db.session() as session:
+                return await audit.verify(session, anchor)
+        finally:
+            await db.dispose()
+
+    verdict = asyncio.run(go())
+    if verdict.broken is None:
+        if not verdict.count:
+            print("OK: the audit log is empty")
+        else:
+            print(
+                f"OK: {verdict.count} audit events, the chain is unbroken; "
+                f"last event #{verdict.last_id} {verdict.last_hash}"
+            )
+        return 0
+    broken = verdict.broken
+    raise CommandError(
+        f"audit chain BROKEN at event #{broken.event_id} ({broken.kind}): {broken.reason}; "
+        f"the {verdict.count} events before it verify"
+    )
+
+
+RELATIVE = re.compile(r"(\d+)\s*([hd])")
+
+
+def _since(value: str, now: datetime) -> datetime:
+    """`--since`: a relative span (24h, 7d) or an ISO date or time, Vietnam time if naive."""
+    from handlers.i18n import VIETNAM
+
+    relative = RELATIVE.fullmatch(value.strip().lower())
+    if relative is not None:
+        amount, unit = int(relative.group(1)), relative.group(2)
+        return now - (timedelta(hours=amount) if unit == "h" else timedelta(days=amount))
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise CommandError(
+            f"--since {value!r} is not a time: write 2026-11-30, 2026-11-30T08:00, 24h or 7d"
+        ) from None
+    return moment.replace(tzinfo=VIETNAM) if moment.tzinfo is None else moment
+
+
+def _audit_list(settings: Settings, args: argparse.Namespace) -> int:
+    """Audit events matching the filters, newest first, as text or JSON lines."""
+    from handlers.i18n import VIETNAM
+    from storage import queue
+
+    now = utcnow()
+    since = _since(args.since, now) if args.since else None
+
+    async def go() -> tuple[list[AuditEvent], dict[int, Any]]:
+        db = await open_database(settings)
+        try:
+            async with db.session() as session:
+                filters: dict[str, Any] = {"since": since, "limit": args.limit}
+                if args.report is not None:
+                    wanted = args.report.strip()
+                    report = None if wanted.isdigit() else await queue.by_code(session, wanted)
+                    if not wanted.isdigit() and (report is None or report.id is None):
+                        raise CommandError(f"no report has the code {wanted}")
+                    number = int(wanted) if report is None else report.id
+                    filters |= {"object_kind": "report", "object_id": number}
+                if args.actor is not None:
+                    who = args.actor.strip().lower()
+                    if who in ("cli", "system", "resident"):
+                        filters["actor_role"] = who
+                    else:
+                        user = await queue.find_user(session, args.channel, args.actor.strip())
+                        if user is None or user.id is None:
+                            raise CommandError(
+                                f"no user has the id {args.actor} on {args.channel}; "
+                                "`tinbao officer list` shows the officers' ids"
+                            )
+                        filters["actor_id"] = user.id
+                found = await audit.events(session, **filters)
+                people = await queue.users_by_id(
+                    session, {e.actor_id for e in found if e.actor_id is not None}
+                )
+                return found, dict(people)
+        finally:
+            await db.dispose()
+
+    found, people = asyncio.run(go())
+    for event in found:
+        user = people.get(event.actor_id) if event.actor_id is not None else None
+        who = (
+            f"{user.channel}:{user.external_id}"
+            if user is not None
+            else (f"#{event.actor_id}" if event.actor_id is not None else None)
+        )
+        if args.json:
+            row = {
+                "id": event.id,
+                "at": event.at.isoformat(),
+                "actor_role": event.actor_role,
+                "actor_id": event.actor_id,
+                "actor": who,
+                "action": event.action,
+                "object_kind": event.object_kind,
+                "object_id": event.object_id,
+                "detail": event.detail,
+                "prev_hash": event.prev_hash,
+                "hash": event.hash,
+            }
+            print(json.dumps(row, ensure_ascii=False))
+            continue
+        detail = " ".join(
+            f"{key}={','.join(map(str, value)) if isinstance(value, list) else value}"
+            for key, value in sorted(event.detail.items())
+        )
+        target = event.object_kind + (f":{event.object_id}" if event.object_id else "")
+        actor_text = event.actor_role + (f" {who}" if who else "")
+        when = event.at.astimezone(VIETNAM).isoformat(timespec="seconds")
+        print("\t".join((f"#{event.id}", when, actor_text, event.action, target, detail)))
     return 0
 
 

@@ -19,7 +19,7 @@ from handlers.core import Button, FileKind, Outbound, OutFile
 from handlers.extract import extract_indicators
 from handlers.i18n import DEFAULT_LANGUAGE, N_, Translator, translator
 from handlers.texts import category_label
-from storage import intel, queue
+from storage import audit, intel, queue
 from storage import reports as report_store
 from storage.models import Attachment, PendingInput, Report, User
 
@@ -71,6 +71,11 @@ def role(ctx: Ctx) -> str:
     if ctx.user is not None and ctx.user.role in queue.STAFF:
         return ctx.user.role
     return "resident"
+
+
+def actor(ctx: Ctx) -> audit.Actor:
+    """The sender as the audit log records them (call after `me`)."""
+    return audit.actor(ctx.user, role(ctx))
 
 
 def is_staff(ctx: Ctx) -> bool:
@@ -263,6 +268,7 @@ async def linked_reports(ctx: Ctx, query: str) -> Outbound:
             found |= await intel.cluster(ctx.session, report_id)
     reports = [r for r in [await ctx.session.get(Report, i) for i in sorted(found)] if r]
     reports.sort(key=lambda r: -(r.id or 0))
+    _searched(ctx, "cluster", [kind for kind, _ in _wanted(query)] or ["code"], len(reports))
     shared = await queue.shared_counts(ctx.session, list(found))
     title = t.ngettext("🕸 {n} linked report", "🕸 {n} linked reports", len(reports)).format(
         n=len(reports)
@@ -302,6 +308,7 @@ async def search(ctx: Ctx, query: str) -> list[Outbound]:
         for report in await queue.search_indicator(ctx.session, kind, value):
             if report.id is not None:
                 found[report.id] = report
+    _searched(ctx, "search", [kind for kind, _ in _wanted(query)], len(found))
     if not found:
         return [Outbound(t._("No report matches “{query}”.").format(query=query[:100]))]
     reports = sorted(found.values(), key=lambda r: -(r.id or 0))
@@ -310,6 +317,19 @@ async def search(ctx: Ctx, query: str) -> list[Outbound]:
         n=len(reports)
     )
     return [_report_list(t, reports, shared, ctx, title)]
+
+
+def _searched(ctx: Ctx, how: str, kinds: list[str], found: int) -> None:
+    """Record a search by phone, account or link: the kinds looked for, never the values."""
+    audit.record(
+        ctx.session,
+        actor(ctx),
+        "reports.searched",
+        "search",
+        None,
+        ctx.now,
+        {"by": how, "kinds": sorted(set(kinds)), "found": found},
+    )
 
 
 # ----------------------------------------------------------------------------------- buttons
@@ -532,6 +552,7 @@ async def reassign(ctx: Ctx, report: Report, officer: User, to_id: int) -> list[
         to_status=report.status,
         note=cards.officer_name(t, target),
         now=ctx.now,
+        audit_detail={"assignee": target.id},
     )
     replies = await cards.card_updates(ctx.session, ctx.services.settings, report, ctx.now)
     if target.id != officer.id and target.channel == ctx.inbound.channel:
@@ -685,6 +706,9 @@ async def detail(ctx: Ctx, report: Report, officer: User) -> list[Outbound]:
     t = ctx.t
     session = ctx.session
     assert report.id is not None
+    audit.record(
+        session, actor(ctx), "report.viewed", "report", report.id, ctx.now, {"code": report.code}
+    )
     f = await cards.facts(session, report)
     reporter = await session.get(User, report.reporter_id) if report.reporter_id else None
     lines = [
@@ -790,6 +814,15 @@ async def evidence(ctx: Ctx, report: Report) -> list[Outbound]:
     files = await report_store.list_attachments(ctx.session, report.id)
     if not files:
         return [Outbound(t._("{code} has no evidence files.").format(code=report.code), toast=True)]
+    audit.record(
+        ctx.session,
+        actor(ctx),
+        "report.evidence_viewed",
+        "report",
+        report.id,
+        ctx.now,
+        {"code": report.code, "files": len(files)},
+    )
     evidence_dir = ctx.services.settings.evidence_dir
     replies = []
     for number, attachment in enumerate(files, start=1):
@@ -843,11 +876,15 @@ async def manage(ctx: Ctx, args: str) -> list[Outbound]:
     if verb in ("them", "thêm", "add") and target:
         if not target.isdigit():
             return [Outbound(t._("The id is a number, for example: /canbo them 123456789"))]
-        user = await queue.set_role(
-            ctx.session, ctx.inbound.channel, target, "officer", now=ctx.now
+        admin = ctx.services.settings.is_admin(ctx.inbound.channel, target)
+        await queue.set_role(
+            ctx.session,
+            ctx.inbound.channel,
+            target,
+            "admin" if admin else "officer",
+            now=ctx.now,
+            by=actor(ctx),
         )
-        if ctx.services.settings.is_admin(ctx.inbound.channel, target):
-            user.role = "admin"
         log.info("officer %s added by %s", target, ctx.inbound.user_id)
         return [
             Outbound(
@@ -899,7 +936,7 @@ async def remove_officer(ctx: Ctx, user_id: int) -> list[Outbound]:
     if ctx.services.settings.is_admin(user.channel, user.external_id):
         return [Outbound(t._("Admins are set in TINBAO_ADMIN_IDS; change it there."))]
     name = cards.officer_name(t, user)
-    removed = await queue.remove_officer(ctx.session, user, ctx.now)
+    removed = await queue.remove_officer(ctx.session, user, ctx.now, actor(ctx))
     replies: list[Outbound] = []
     for report_id in removed.released:
         report = await ctx.session.get(Report, report_id)
@@ -959,6 +996,8 @@ async def domains(ctx: Ctx, officer: User, args: str) -> Outbound:
     domain = found[0]
     if action == "remove":
         removed = await intel.remove_domain_rule(ctx.session, domain)
+        if removed:
+            audit.record(ctx.session, actor(ctx), "domain.rule_removed", "domain", domain, ctx.now)
         text = (
             t._("{domain} is no longer on either list.")
             if removed
@@ -966,6 +1005,9 @@ async def domains(ctx: Ctx, officer: User, args: str) -> Outbound:
         )
         return Outbound(text.format(domain=domain))
     await intel.set_domain_rule(ctx.session, domain, action, officer.id, ctx.now)
+    audit.record(
+        ctx.session, actor(ctx), "domain.rule_set", "domain", domain, ctx.now, {"verdict": action}
+    )
     log.info("domain %s %s by officer %s", domain, action, officer.id)
     if action == "deny":
         return Outbound(

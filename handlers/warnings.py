@@ -20,7 +20,7 @@ from handlers.context import Ctx
 from handlers.core import Button, Outbound, OutFile
 from handlers.i18n import DEFAULT_LANGUAGE, LANGUAGES, N_, Translator, translator
 from handlers.services import Services
-from storage import broadcasts, queue
+from storage import audit, broadcasts, queue
 from storage.models import Broadcast, User
 
 log = logging.getLogger(__name__)
@@ -165,6 +165,19 @@ def _preview_language(broadcast: Broadcast) -> str:
 
 def _is_admin(ctx: Ctx) -> bool:
     return officer.role(ctx) == "admin"
+
+
+def _audit(ctx: Ctx, broadcast: Broadcast, action: str, **detail: audit.Scalar) -> None:
+    """Record what an admin did to a warning: its audience and counts, never its text."""
+    audit.record(
+        ctx.session,
+        officer.actor(ctx),
+        f"broadcast.{action}",
+        "broadcast",
+        broadcast.id,
+        ctx.now,
+        {"audience": broadcast.audience, **detail},
+    )
 
 
 async def command(ctx: Ctx) -> list[Outbound]:
@@ -400,6 +413,9 @@ async def _start(
     )
     if total is None:
         return _stale(t, broadcast)
+    if approver is not None:
+        _audit(ctx, broadcast, "approved")
+    _audit(ctx, broadcast, "started", recipients=total, approver=approver.id if approver else None)
     log.info(
         "broadcast %s started by %s to %s recipients", broadcast.id, ctx.inbound.user_id, total
     )
@@ -440,6 +456,7 @@ async def _submit(ctx: Ctx, admin: User, draft: Broadcast) -> list[Outbound]:
     if not await broadcasts.move(ctx.session, draft.id, ("draft",), "approval", ctx.now):
         return _stale(t, draft)
     draft.status = "approval"
+    _audit(ctx, draft, "submitted")
     replies: list[Outbound] = []
     for other in others:
         ot = translator(other.language or DEFAULT_LANGUAGE)
@@ -497,6 +514,7 @@ async def _on_approval(
     if not approve:
         if not await broadcasts.move(ctx.session, broadcast.id, ("approval",), "draft", ctx.now):
             return _stale(t, broadcast)
+        _audit(ctx, broadcast, "rejected")
         log.info("broadcast %s not approved by %s", broadcast.id, ctx.inbound.user_id)
         replies = [Outbound(t._("Warning #{id} was not approved.").format(id=broadcast.id))]
         if author is not None:
@@ -530,6 +548,7 @@ async def _on_control(ctx: Ctx, admin: User, broadcast: Broadcast, action: str) 
     if action == "pause":
         if not await broadcasts.move(ctx.session, broadcast.id, ("sending",), "paused", now):
             return _stale(t, broadcast)
+        _audit(ctx, broadcast, "paused")
         log.info("broadcast %s paused by %s", broadcast.id, ctx.inbound.user_id)
         return [
             Outbound(t._("Pausing… the messages already on their way finish first."), toast=True)
@@ -537,16 +556,19 @@ async def _on_control(ctx: Ctx, admin: User, broadcast: Broadcast, action: str) 
     if action == "resume":
         if not await broadcasts.move(ctx.session, broadcast.id, ("paused",), "sending", now):
             return _stale(t, broadcast)
+        _audit(ctx, broadcast, "resumed")
         log.info("broadcast %s resumed by %s", broadcast.id, ctx.inbound.user_id)
         ctx.session.info.setdefault("after_commit", []).append(ctx.services.poke_senders)
         return [Outbound(t._("Resuming."), toast=True)]
     if action == "goon":
         return [Outbound(t._("All right, it goes on."), toast=True)]
     if broadcast.status in ("draft", "approval"):
+        was = broadcast.status
         if not await broadcasts.move(
             ctx.session, broadcast.id, ("draft", "approval"), "cancelled", now
         ):
             return _stale(t, broadcast)
+        _audit(ctx, broadcast, "cancelled", was=was)
         return [Outbound(t._("Warning #{id} cancelled; nothing was sent.").format(id=broadcast.id))]
     if broadcast.status not in ("sending", "paused"):
         return _stale(t, broadcast)
@@ -574,6 +596,7 @@ async def _on_control(ctx: Ctx, admin: User, broadcast: Broadcast, action: str) 
         ctx.session, broadcast.id, ("sending", "paused"), "cancelled", now
     ):
         return _stale(t, broadcast)
+    _audit(ctx, broadcast, "cancelled", was=was, sent=figures.get("sent", 0))
     log.info("broadcast %s stopped by %s", broadcast.id, ctx.inbound.user_id)
     if was == "sending":
         # The sender notices within a second, finishes what is on its way and sums up.

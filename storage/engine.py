@@ -17,6 +17,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from storage import audit
+
 
 class Database:
     """An async engine plus a session factory; one per process, passed to whoever needs it."""
@@ -51,13 +53,19 @@ class Database:
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
-        """One transaction: committed when the block ends, rolled back if it raises."""
+        """One transaction: committed when the block ends, rolled back if it raises.
+
+        Audit events recorded in it (`storage.audit.record`) are appended last, just before
+        the commit, so they commit with the actions they record or not at all.
+        """
         if self._sqlite_lock is not None:
             async with self._sqlite_lock, self._sessions() as session, session.begin():
                 yield session
+                await audit.append_pending(session)
         else:
             async with self._sessions() as session, session.begin():
                 yield session
+                await audit.append_pending(session)
 
     async def dispose(self) -> None:
         """Close every pooled connection."""

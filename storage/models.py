@@ -397,3 +397,43 @@ class InboxUpdate(SQLModel, table=True):
     claimed_until: datetime | None = _ts(nullable=True)
     attempts: int = 0
     handled_at: datetime | None = _ts(nullable=True)
+
+
+class AuditEvent(SQLModel, table=True):
+    """One entry of the audit log: who did what to which object, hash-chained to the one before.
+
+    Append-only: no code updates or deletes these rows (triggers refuse it). `id` is the
+    position in the chain (1, 2, 3… with no gaps); `hash` is SHA-256 over the other fields and
+    `prev_hash` (see `storage.audit`), so a changed, deleted, inserted or reordered event breaks
+    the chain. `detail` never holds personal data. There are no foreign keys on purpose: the
+    log outlives the users and reports it names, and a cascade must never touch it.
+    """
+
+    __table_args__ = (
+        sa.Index("ix_auditevent_object", "object_kind", "object_id"),
+        sa.Index("ix_auditevent_actor", "actor_id"),
+        sa.Index("ix_auditevent_at", "at"),
+    )
+
+    id: int = Field(sa_column=sa.Column(sa.Integer, primary_key=True, autoincrement=False))
+    at: datetime = _ts(default=utcnow)
+    # A resident's own actions carry no user id, only the role: the log stays free of anything
+    # that ties a person to a report once their identity is erased.
+    actor_id: int | None = None
+    actor_role: str = Field(max_length=16)
+    action: str = Field(max_length=48)
+    object_kind: str = Field(max_length=16)
+    object_id: str | None = Field(default=None, max_length=253)
+    detail: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+    # Unique: two events can never follow the same one (the chain cannot fork).
+    prev_hash: str = Field(max_length=64, unique=True)
+    hash: str = Field(max_length=64, unique=True)
+
+
+class AuditHead(SQLModel, table=True):
+    """The audit chain's last event (one row, id 1). Appending locks this row first, so
+    appends from every process and connection line up one after the other."""
+
+    id: int = Field(default=1, primary_key=True)
+    last_id: int = 0
+    last_hash: str = Field(max_length=64)

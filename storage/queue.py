@@ -16,6 +16,7 @@ from sqlalchemy import and_, delete, func, or_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from storage import audit
 from storage.models import (
     Indicator,
     PendingInput,
@@ -61,11 +62,19 @@ async def set_role(
     *,
     now: datetime,
     name: str | None = None,
+    by: audit.Actor = audit.SYSTEM,
 ) -> User:
-    """Give a user a role, creating the user row if they never talked to the bot."""
+    """Give a user a role, creating the user row if they never talked to the bot.
+
+    A change of role is an audit event of `by` (an admin, the command line, or the system
+    applying `TINBAO_ADMIN_IDS`).
+    """
     user = await find_user(session, channel, external_id)
     if user is None:
         user = User(channel=channel, external_id=external_id, created_at=now)
+        before = None
+    else:
+        before = user.role
     user.role = role
     if name and role in STAFF:
         user.display_name = name[:128]
@@ -73,7 +82,28 @@ async def set_role(
         user.display_name = None  # residents' names are not kept
     session.add(user)
     await session.flush()
+    if before != role and (before in STAFF or role in STAFF):
+        _role_changed(session, user, before, role, by, now)
     return user
+
+
+def _role_changed(
+    session: AsyncSession,
+    user: User,
+    before: str | None,
+    after: str,
+    by: audit.Actor,
+    now: datetime,
+) -> None:
+    audit.record(
+        session,
+        by,
+        "user.role",
+        "user",
+        user.id,
+        now,
+        {"channel": user.channel, "from": before, "to": after},
+    )
 
 
 async def sync_admins(
@@ -81,12 +111,24 @@ async def sync_admins(
 ) -> None:
     """Make the configured admins admins, and former admins no longer in the list officers."""
     wanted = set(external_ids)
-    for external_id in wanted:
+    for external_id in sorted(wanted):
         await set_role(session, channel, external_id, "admin", now=now)
     former = [col(User.channel) == channel, col(User.role) == "admin"]
     if wanted:
         former.append(col(User.external_id).not_in(wanted))
-    await session.execute(update(User).where(*former).values(role="officer"))
+    demoted = await session.execute(
+        update(User).where(*former).values(role="officer").returning(col(User.id))
+    )
+    for (user_id,) in demoted.all():
+        audit.record(
+            session,
+            audit.SYSTEM,
+            "user.role",
+            "user",
+            user_id,
+            now,
+            {"channel": channel, "from": "admin", "to": "officer"},
+        )
 
 
 async def remember_staff(
@@ -179,18 +221,23 @@ class Removed:
     kept: list[Report]  # verified or forwarded: an admin reassigns them, nothing is undone
 
 
-async def remove_officer(session: AsyncSession, officer: User, now: datetime) -> Removed:
+async def remove_officer(
+    session: AsyncSession, officer: User, now: datetime, by: audit.Actor
+) -> Removed:
     """Make an officer a resident again: their reports in review go back to the queue, and
-    the cards in their private chat are forgotten, so no report reaches them any more."""
+    the cards in their private chat are forgotten, so no report reaches them any more.
+    `by` (who removed them) is the actor of the audit events."""
     assert officer.id is not None
-    released = await _release_all(session, officer, now)
+    released = await _release_all(session, officer, now, by)
     kept = [r for r in await assigned_to(session, officer.id, limit=10_000) if r.status in OPEN]
     await session.execute(delete(ReportCard).where(col(ReportCard.chat_id) == officer.external_id))
-    await set_role(session, officer.channel, officer.external_id, "resident", now=now)
+    await set_role(session, officer.channel, officer.external_id, "resident", now=now, by=by)
     return Removed(released, kept)
 
 
-async def _release_all(session: AsyncSession, officer: User, now: datetime) -> list[int]:
+async def _release_all(
+    session: AsyncSession, officer: User, now: datetime, by: audit.Actor
+) -> list[int]:
     """Return an officer's reports in review to the queue; returns their ids."""
     assert officer.id is not None
     released = []
@@ -208,6 +255,7 @@ async def _release_all(session: AsyncSession, officer: User, now: datetime) -> l
                 from_status=seen,
                 to_status="new",
                 now=now,
+                audit_actor=by,
             )
             released.append(report.id)
     return released
@@ -261,8 +309,15 @@ async def add_event(
     to_status: str | None = None,
     note: str | None = None,
     notify: bool = False,
+    audit_actor: audit.Actor | None = None,
+    audit_detail: dict[str, audit.Scalar] | None = None,
 ) -> ReportEvent:
-    """Append to a report's audit trail."""
+    """Append to a report's timeline, and record it in the audit log.
+
+    The audit event is `report.<action>` by `audit_actor` (default: the user `actor_id`, in
+    their stored role; the system when None), with the case code and the statuses, never
+    the note, which may hold anything; `audit_detail` adds identifiers.
+    """
     event = ReportEvent(
         report_id=report_id,
         actor_id=actor_id,
@@ -275,6 +330,10 @@ async def add_event(
     )
     session.add(event)
     await session.flush()
+    if audit_actor is None:
+        user = await session.get(User, actor_id) if actor_id is not None else None
+        audit_actor = audit.actor(user)
+    await audit.report_event(session, event, audit_actor, audit_detail)
     return event
 
 

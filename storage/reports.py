@@ -12,6 +12,7 @@ from sqlalchemy import delete, func
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from storage import audit
 from storage.models import (
     Attachment,
     CaseCounter,
@@ -174,17 +175,18 @@ async def submit_report(
                 holder=item.holder,
             )
         )
-    session.add(
-        ReportEvent(
-            report_id=report.id,
-            actor_id=actor_id,
-            action="submitted",
-            from_status="draft",
-            to_status="new",
-            created_at=now,
-        )
+    event = ReportEvent(
+        report_id=report.id,
+        actor_id=actor_id,
+        action="submitted",
+        from_status="draft",
+        to_status="new",
+        created_at=now,
     )
+    session.add(event)
     await session.flush()
+    reporter = await session.get(User, actor_id) if actor_id is not None else None
+    await audit.report_event(session, event, audit.actor(reporter))
     return report.code
 
 
@@ -235,6 +237,14 @@ async def report_indicators(session: AsyncSession, report_id: int) -> list[tuple
         .order_by(col(Indicator.id))
     )
     return [(kind, value) for kind, value in result.all()]
+
+
+async def submitted_count(session: AsyncSession) -> int:
+    """How many reports `export_reports` would write now."""
+    result = await session.execute(
+        select(func.count()).select_from(Report).where(Report.status != "draft")
+    )
+    return int(result.scalar_one())
 
 
 async def export_reports(session: AsyncSession) -> AsyncIterator[dict[str, Any]]:
