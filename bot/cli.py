@@ -18,6 +18,7 @@ from sqlalchemy.engine import make_url
 from bot import logs
 from bot.settings import Settings
 from handlers.extract import extract_indicators
+from handlers.names import safe_name
 from handlers.services import Services
 from storage.engine import Database
 from storage.migrate import upgrade
@@ -240,7 +241,7 @@ def _officer(settings: Settings, args: argparse.Namespace) -> int:
                 if args.officer_command == "list":
                     people = await queue.staff(session, args.channel)
                     return [
-                        "\t".join((u.channel, u.external_id, u.role, u.display_name or ""))
+                        "\t".join((u.channel, u.external_id, u.role, safe_name(u.display_name)))
                         for u in people
                     ]
                 user_id = args.user_id.strip()

@@ -21,6 +21,7 @@ from handlers.draft import Draft, DraftIndicator
 from handlers.extract import Indicator, extract_indicators, find_amounts, parse_amount
 from handlers.i18n import VIETNAM, Translator
 from handlers.menu import main_menu
+from handlers.names import safe_filename, safe_name
 from handlers.texts import CATEGORIES, bank_advice, category_label, safety_advice
 from handlers.when import parse_when
 from storage import reports as report_store
@@ -438,7 +439,8 @@ def display_value(t: Translator, item: DraftIndicator) -> str:
         code, _, number = item.value.rpartition(":")
         bank = bank_by_code(code) if code else None
         shown = f"🏦 {bank.name} {number}" if bank else f"🏦 {number}"
-        return f"{shown} – {item.holder}" if item.holder else shown
+        holder = safe_name(item.holder)
+        return f"{shown} – {holder}" if holder else shown
     if item.kind in ("url", "domain"):
         return "🔗 " + defang(item.value)
     if item.kind == "email":
@@ -948,7 +950,8 @@ async def keep_evidence(
             count += 1
             total += prepared.stored.size
             path = settings.evidence_dir / prepared.stored.path
-            kept.files.append(OutFile(source.kind, path, source.file_id, source.name))
+            name = safe_filename(source.name, path.suffix) or None
+            kept.files.append(OutFile(source.kind, path, source.file_id, name))
         if source.media_group_id:
             kept.album = source.media_group_id
     kept.count = count

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import re
 from datetime import timedelta
+from pathlib import Path
 from typing import cast
 
 from handlers import cards, followup
@@ -18,6 +19,7 @@ from handlers.context import Ctx, fold
 from handlers.core import Button, FileKind, Outbound, OutFile
 from handlers.extract import extract_indicators
 from handlers.i18n import DEFAULT_LANGUAGE, N_, Translator, translator
+from handlers.names import safe_filename, safe_name
 from handlers.texts import category_label
 from storage import intel, queue
 from storage import reports as report_store
@@ -793,6 +795,12 @@ async def evidence(ctx: Ctx, report: Report) -> list[Outbound]:
     evidence_dir = ctx.services.settings.evidence_dir
     replies = []
     for number, attachment in enumerate(files, start=1):
+        name = safe_filename(attachment.original_name, Path(attachment.stored_path).suffix)
+        file_id = attachment.file_id if report.channel == ctx.inbound.channel else None
+        if attachment.original_name and name != attachment.original_name:
+            # Sent by its id, the file would arrive under the name the sender gave it, hidden
+            # characters and all: the stored copy is uploaded under the cleaned name instead.
+            file_id = None
         replies.append(
             Outbound(
                 _evidence_caption(t, report, attachment, number, len(files)),
@@ -800,8 +808,8 @@ async def evidence(ctx: Ctx, report: Report) -> list[Outbound]:
                 file=OutFile(
                     _send_kind(attachment),
                     evidence_dir / attachment.stored_path,
-                    attachment.file_id if report.channel == ctx.inbound.channel else None,
-                    attachment.original_name,
+                    file_id,
+                    name or None,
                 ),
             )
         )
@@ -824,8 +832,9 @@ def _evidence_caption(
     caption = t._("{code} · file {n}/{total} · received {when}").format(
         code=report.code, n=number, total=total, when=t.when(attachment.received_at)
     )
-    if attachment.forwarded_from:
-        caption += "\n" + t._("Forwarded from: {origin}").format(origin=attachment.forwarded_from)
+    origin = safe_name(attachment.forwarded_from, 256)
+    if origin:
+        caption += "\n" + t._("Forwarded from: {origin}").format(origin=origin)
     return caption + f"\nSHA-256 {attachment.sha256}"
 
 
