@@ -49,7 +49,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logs.configure(level)
     try:
         settings = Settings()
-        logs.configure(level, settings.log_format)
+        logs.configure(level, settings.log_format, secrets=settings.secrets())
         return int(args.func(settings, args) or 0)
     except ValidationError as error:
         first = error.errors()[0]

@@ -8,6 +8,8 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 # Messages a second Telegram takes from a bot without paid broadcasts.
 FREE_BROADCAST_RATE = 30.0
@@ -122,6 +124,16 @@ class Settings(BaseSettings):
         """`TINBAO_LISTEN` split into host and port."""
         host, _, port = self.listen.rpartition(":")
         return (host.strip("[]") or "127.0.0.1"), int(port)
+
+    def secrets(self) -> list[str]:
+        """Values that must never appear in a log line (the logging setup blanks them)."""
+        found = [self.telegram_token, self.webhook_secret]
+        if self.database_url:
+            try:
+                found.append(make_url(self.database_url).password)
+            except ArgumentError:
+                pass  # not a URL at all: opening the database says so
+        return [secret for secret in found if secret]
 
     @property
     def evidence_dir(self) -> Path:

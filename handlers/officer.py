@@ -84,7 +84,7 @@ def refusal(ctx: Ctx, what: str) -> list[Outbound]:
     """The polite answer to someone using an officer's command or button without the role."""
     log.warning(
         "refused %s from %s user %s (role %s)",
-        what[:64],
+        ":".join(what.split(" ", 1)[0].split(":")[:2])[:24],  # a command or button, no data
         ctx.inbound.channel,
         ctx.inbound.user_id,
         role(ctx),
@@ -367,7 +367,7 @@ async def on_button(ctx: Ctx, data: str) -> list[Outbound]:
         return await choose_assignee(ctx, report)
     if verb == "to" and argument.isdigit():
         return await reassign(ctx, report, officer, int(argument))
-    log.warning("unknown officer button %r", data[:64])
+    log.warning("unknown officer button %r", verb[:16])
     return [Outbound(t._("That button no longer works."), toast=True)]
 
 

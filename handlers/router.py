@@ -539,7 +539,7 @@ async def _on_button(ctx: Ctx, data: str) -> list[Outbound]:
                 await intake.prompt(ctx, dialogue.step, draft),
             ]
         return await intake.on_button(ctx, dialogue, *parsed)
-    log.warning("unknown callback data %r", data[:64])
+    log.warning("unknown button %r pressed", kind[:16])  # its data may be anything: not logged
     return [Outbound(t._("That button no longer works.")), main_menu(t)]
 
 
