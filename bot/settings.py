@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     max_files_per_report: int = Field(default=30, ge=1)
     flood_messages: int = Field(default=30, ge=1)
     flood_window_seconds: float = Field(default=10.0, gt=0)
+    # Reports one resident may send in 24 hours (counted in the database, so across processes);
+    # 0 lifts the limit. Officers and admins are not limited.
+    reports_per_day: int = Field(default=10, ge=0)
     draft_days: int = Field(default=30, ge=1)
     album_quiet_seconds: float = Field(default=1.5, gt=0)
 

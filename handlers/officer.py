@@ -41,6 +41,8 @@ MENU = (
     ("thongke", "stats", "stats", N_("Statistics: reports, money lost, subscribers")),
     ("canhbao", "broadcast", "broadcast", N_("Send a scam warning to subscribers (admins)")),
     ("canbo", "officers", "officers", N_("Manage officers (admins)")),
+    ("cam", "ban", "ban", N_("Ban someone who misuses the bot (admins)")),
+    ("bocam", "unban", "unban", N_("Lift a ban (admins)")),
 )
 COMMANDS = {
     name: action for vietnamese, english, action, _ in MENU for name in (vietnamese, english)
