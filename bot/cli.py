@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import csv
+import getpass
 import json
 import logging
 import re
@@ -20,6 +21,7 @@ from sqlalchemy.engine import make_url
 from bot import logs
 from bot.settings import Settings
 from handlers.extract import extract_indicators
+from handlers.names import safe_name
 from handlers.services import Services
 from storage import audit
 from storage.engine import Database
@@ -51,7 +53,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logs.configure(level)
     try:
         settings = Settings()
-        logs.configure(level, settings.log_format)
+        logs.configure(level, settings.log_format, secrets=settings.secrets())
         return int(args.func(settings, args) or 0)
     except ValidationError as error:
         first = error.errors()[0]
@@ -104,6 +106,22 @@ def _parser() -> argparse.ArgumentParser:
     listing = officer_commands.add_parser("list", help="list officers and admins")
     listing.add_argument("--channel", default=None, help="only this channel")
     listing.set_defaults(func=_officer)
+
+    user = commands.add_parser("user", help="ban or unban a user, or list the bans in force")
+    user_commands = user.add_subparsers(dest="user_command", metavar="ACTION", required=True)
+    ban = user_commands.add_parser(
+        "ban", help="stop the bot from handling a user's messages (not officers or admins)"
+    )
+    ban.add_argument("who", help="a case code (its reporter, e.g. TB-2611-0042) or a user id")
+    ban.add_argument("--reason", required=True, help="why (kept with the ban, shown to admins)")
+    unban = user_commands.add_parser("unban", help="lift a user's ban")
+    unban.add_argument("who", help="the case code or user id the ban was made with")
+    for sub in (ban, unban):
+        sub.add_argument("--channel", default="telegram", help="telegram (default) or console")
+        sub.set_defaults(func=_user)
+    bans_list = user_commands.add_parser("list", help="list the bans in force")
+    bans_list.add_argument("--channel", default=None, help="only this channel")
+    bans_list.set_defaults(func=_user)
 
     export = commands.add_parser(
         "export", help="print submitted reports (jsonl or csv), or their indicators (csv or stix)"
@@ -284,7 +302,7 @@ def _officer(settings: Settings, args: argparse.Namespace) -> int:
                 if args.officer_command == "list":
                     people = await queue.staff(session, args.channel)
                     return [
-                        "\t".join((u.channel, u.external_id, u.role, u.display_name or ""))
+                        "\t".join((u.channel, u.external_id, u.role, safe_name(u.display_name)))
                         for u in people
                     ]
                 user_id = args.user_id.strip()
@@ -312,6 +330,94 @@ def _officer(settings: Settings, args: argparse.Namespace) -> int:
                     codes = ", ".join(r.code or "" for r in removed.kept)
                     lines.append(f"still in their name, to reassign in the bot: {codes}")
                 return lines
+        finally:
+            await db.dispose()
+
+    for line in asyncio.run(go()):
+        print(line)
+    return 0
+
+
+def _who_runs() -> str:
+    """Who is at the command line, for the record of a ban (`cli:<login>`)."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):  # no login name in some containers
+        return "cli"
+
+
+def _user(settings: Settings, args: argparse.Namespace) -> int:
+    """`tinbao user ban|unban|list`: the bans, as admins manage them in the bot (/cam, /bocam)."""
+    from handlers.bans import reason_text
+    from handlers.i18n import translator
+    from handlers.officer import CODE
+    from storage import bans, queue
+    from storage.models import User
+
+    t = translator("en")
+
+    async def target(session: Any, who: str) -> tuple[User, str]:
+        if CODE.fullmatch(who.strip()):
+            report = await queue.by_code(session, who)
+            if report is None or report.status == "draft" or report.code is None:
+                raise CommandError(f"no report has the code {who.strip().upper()}")
+            user = await session.get(User, report.reporter_id) if report.reporter_id else None
+            if user is None:
+                raise CommandError(f"the reporter of {report.code} can no longer be identified")
+            return user, report.code
+        user_id = who.strip()
+        if args.channel == "telegram" and not user_id.isdigit():
+            raise CommandError(f"{who!r} is neither a case code nor a Telegram user id")
+        found = await queue.find_user(session, args.channel, user_id)
+        if found is None:
+            raise CommandError(f"nobody with the id {user_id} has used the bot")
+        return found, f"{found.channel}:{found.external_id}"
+
+    async def go() -> list[str]:
+        db = await open_database(settings)
+        now = utcnow()
+        try:
+            async with db.session() as session:
+                if args.user_command == "list":
+                    lines = []
+                    for item in await bans.all_in_force(session, args.channel):
+                        by = item.ban.source
+                        if item.banned_by is not None:
+                            by = f"{item.banned_by.channel}:{item.banned_by.external_id}"
+                        lines.append(
+                            "\t".join(
+                                (
+                                    item.ban.via,
+                                    item.ban.banned_at.isoformat(timespec="seconds"),
+                                    by,
+                                    reason_text(t, item.ban.reason),
+                                )
+                            )
+                        )
+                    return lines
+                user, via = await target(session, args.who)
+                assert user.id is not None
+                if args.user_command == "unban":
+                    lifted = await bans.lift(session, user.id, now=now, source=_who_runs())
+                    if lifted is None:
+                        raise CommandError(f"{via} is not banned")
+                    audit.record(session, audit.CLI, "ban.lifted", "ban", lifted.id, now)
+                    return [f"{via}: ban lifted"]
+                if user.role in queue.STAFF or settings.is_admin(user.channel, user.external_id):
+                    raise CommandError(
+                        f"{via} is an officer or an admin; take the role away first "
+                        "(tinbao officer remove)"
+                    )
+                reason = args.reason.strip()
+                if not reason:
+                    raise CommandError("--reason must say why")
+                ban = await bans.impose(
+                    session, user.id, reason=reason, via=via, now=now, source=_who_runs()
+                )
+                if ban is None:
+                    raise CommandError(f"{via} is already banned")
+                audit.record(session, audit.CLI, "ban.imposed", "ban", ban.id, now)
+                return [f"{via}: banned"]
         finally:
             await db.dispose()
 

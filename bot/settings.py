@@ -8,6 +8,8 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 # Messages a second Telegram takes from a bot without paid broadcasts.
 FREE_BROADCAST_RATE = 30.0
@@ -52,6 +54,9 @@ class Settings(BaseSettings):
     max_files_per_report: int = Field(default=30, ge=1)
     flood_messages: int = Field(default=30, ge=1)
     flood_window_seconds: float = Field(default=10.0, gt=0)
+    # Reports one resident may send in 24 hours (counted in the database, so across processes);
+    # 0 lifts the limit. Officers and admins are not limited.
+    reports_per_day: int = Field(default=10, ge=0)
     draft_days: int = Field(default=30, ge=1)
     album_quiet_seconds: float = Field(default=1.5, gt=0)
 
@@ -122,6 +127,16 @@ class Settings(BaseSettings):
         """`TINBAO_LISTEN` split into host and port."""
         host, _, port = self.listen.rpartition(":")
         return (host.strip("[]") or "127.0.0.1"), int(port)
+
+    def secrets(self) -> list[str]:
+        """Values that must never appear in a log line (the logging setup blanks them)."""
+        found = [self.telegram_token, self.webhook_secret]
+        if self.database_url:
+            try:
+                found.append(make_url(self.database_url).password)
+            except ArgumentError:
+                pass  # not a URL at all: opening the database says so
+        return [secret for secret in found if secret]
 
     @property
     def evidence_dir(self) -> Path:

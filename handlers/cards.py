@@ -17,6 +17,7 @@ from handlers.core import Button, Outbound
 from handlers.draft import DraftIndicator
 from handlers.i18n import DEFAULT_LANGUAGE, N_, VIETNAM, Translator, translator
 from handlers.intake import display_value, format_phone
+from handlers.names import safe_name
 from handlers.texts import category_label
 from storage import intel, queue
 from storage import reports as report_store
@@ -132,7 +133,7 @@ def officer_name(t: Translator, user: User | None) -> str:
     """How an officer is named to other officers (never to residents)."""
     if user is None:
         return t._("an officer")
-    return user.display_name or t._("officer {id}").format(id=user.external_id)
+    return safe_name(user.display_name) or t._("officer {id}").format(id=user.external_id)
 
 
 def indicator_line(t: Translator, kind: str, value: str, holder: str | None) -> str:

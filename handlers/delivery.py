@@ -13,6 +13,7 @@ from datetime import datetime
 
 from handlers.core import Inbound, Outbound, Outbox
 from handlers.i18n import pick_language, translator
+from handlers.names import safe_name
 from handlers.services import Services
 from storage import broadcasts, queue
 
@@ -77,7 +78,7 @@ async def _say_unreachable(outbox: Outbox, inbound: Inbound) -> None:
     text = t._(
         "{name}, I cannot write to you privately yet. Please open a chat with me, press Start, "
         "and try again."
-    ).format(name=inbound.user_name or t._("Officer"))
+    ).format(name=safe_name(inbound.user_name) or t._("Officer"))
     try:
         await outbox.send(inbound, Outbound(text))
     except Exception:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import puremagic
+from PIL import Image
 
 # What residents send as evidence: screenshots and photos, PDFs, voice notes, audio and video.
 # Anything else (apps, archives, office macros) is refused: officers should never have to open it.
@@ -34,6 +37,26 @@ ALLOWED = {
     "video/3gpp": "3gp",
     "text/plain": "txt",
 }
+
+
+# Pictures are opened with Pillow before they are kept, each only by the decoder of the type its
+# bytes announce. HEIC/HEIF (iPhone files sent "as file") are kept as they came: Pillow has no
+# decoder for them here and the bot never decodes them, so they are evidence files, not images.
+IMAGE_FORMATS = {
+    "image/jpeg": "JPEG",
+    "image/png": "PNG",
+    "image/webp": "WEBP",
+    "image/gif": "GIF",
+}
+UNDECODED_IMAGES = ("image/heic", "image/heif")
+# A phone screenshot is 1080×2400 (2.6 Mpx), a camera photo 12–50 Mpx. A picture declaring more
+# is refused from its header, before a pixel is decoded: a 20000×20000 PNG of a few hundred
+# bytes would otherwise take 1.6 GB to open (a decompression bomb).
+MAX_IMAGE_PIXELS = 50_000_000
+# File-name endings that say "picture" (a document's name is the sender's claim, not its type).
+_IMAGE_NAMES = (".jpg", ".jpeg", ".png", ".webp", ".gif", ".heic", ".heif", ".bmp", ".tif", ".tiff")
+
+ImageVerdict = Literal["ok", "too_large", "not_an_image"]
 
 
 @dataclass(frozen=True)
@@ -63,6 +86,46 @@ def sniff(data: bytes) -> str | None:
 def is_allowed(mime: str | None) -> bool:
     """Whether tinbao keeps files of this type."""
     return mime in ALLOWED
+
+
+def claims_image(kind: str, mime: str | None, name: str | None) -> bool:
+    """Whether the sender's platform or file name says this file is a picture."""
+    return (
+        kind == "photo"
+        or (mime or "").lower().startswith("image/")
+        or (name or "").lower().endswith(_IMAGE_NAMES)
+    )
+
+
+def check_image(data: bytes, mime: str | None) -> ImageVerdict:
+    """Whether `data`, whose bytes announce `mime`, is a picture tinbao accepts.
+
+    The file is opened only by the decoder of its announced format (JPEG, PNG, WebP or GIF);
+    one whose header declares more than `MAX_IMAGE_PIXELS` is refused before decoding, and the
+    first frame is then decoded in full, so a truncated or corrupt picture is refused too.
+    Blocking (it decodes): call it in a worker thread.
+    """
+    if mime in UNDECODED_IMAGES:
+        return "ok"
+    decoder = IMAGE_FORMATS.get(mime or "")
+    if decoder is None:
+        return "not_an_image"
+    try:
+        # Pillow itself refuses beyond twice its own limit (and only warns below that); the
+        # limit here is lower and checked before any decoding.
+        with Image.open(io.BytesIO(data), formats=[decoder]) as img:
+            if img.width * img.height > MAX_IMAGE_PIXELS:
+                return "too_large"
+            if decoder == "JPEG":
+                # Decoding at an eighth of the size checks the whole stream in a fraction of
+                # the time and memory.
+                img.draft("RGB", (max(1, img.width // 8), max(1, img.height // 8)))
+            img.load()
+    except Image.DecompressionBombError:
+        return "too_large"
+    except Exception:  # hostile files make Pillow raise OSError, SyntaxError, struct.error, …
+        return "not_an_image"
+    return "ok"
 
 
 def store(evidence_dir: Path, data: bytes, mime: str) -> StoredFile:

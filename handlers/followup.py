@@ -17,6 +17,7 @@ from handlers.context import Ctx
 from handlers.core import Button, Outbound, OutFile
 from handlers.i18n import DEFAULT_LANGUAGE, N_, Translator, translator
 from handlers.intake import PreparedFile, keep_evidence
+from handlers.names import safe_name
 from storage import queue
 from storage.models import PendingInput, Report, ReportEvent, User
 
@@ -250,7 +251,8 @@ def relay(
     `origin`: who wrote it first, when the reporter forwarded someone else's message.
     """
     code = report.code or ""
-    source = "\n" + t._("Forwarded from: {origin}").format(origin=origin) if origin else ""
+    shown = safe_name(origin, 256)
+    source = "\n" + t._("Forwarded from: {origin}").format(origin=shown) if shown else ""
     out = []
     if text:
         out.append(

@@ -14,6 +14,7 @@ from datetime import timedelta
 import phonenumbers
 
 from handlers import evidence as evidence_store
+from handlers import limits
 from handlers.banks import bank_by_code, match_bank
 from handlers.context import Ctx, is_done, yes_or_no
 from handlers.core import Button, IncomingFile, Outbound, OutFile
@@ -21,6 +22,7 @@ from handlers.draft import Draft, DraftIndicator
 from handlers.extract import Indicator, extract_indicators, find_amounts, parse_amount
 from handlers.i18n import VIETNAM, Translator
 from handlers.menu import main_menu
+from handlers.names import safe_filename, safe_name
 from handlers.texts import CATEGORIES, bank_advice, category_label, safety_advice
 from handlers.when import parse_when
 from storage import reports as report_store
@@ -125,6 +127,9 @@ async def begin(ctx: Ctx) -> list[Outbound]:
     dialogue = await active_dialogue(ctx)
     if dialogue is not None:
         return [offer_resume(ctx.t, dialogue)]
+    wait = await limits.report_wait(ctx)
+    if wait is not None:
+        return [limits.reached(ctx.t, wait, "none")]
     dialogue, draft, messages = await start(ctx)
     return [*messages, await prompt(ctx, "category", draft)]
 
@@ -438,7 +443,8 @@ def display_value(t: Translator, item: DraftIndicator) -> str:
         code, _, number = item.value.rpartition(":")
         bank = bank_by_code(code) if code else None
         shown = f"🏦 {bank.name} {number}" if bank else f"🏦 {number}"
-        return f"{shown} – {item.holder}" if item.holder else shown
+        holder = safe_name(item.holder)
+        return f"{shown} – {holder}" if holder else shown
     if item.kind in ("url", "domain"):
         return "🔗 " + defang(item.value)
     if item.kind == "email":
@@ -849,6 +855,12 @@ async def on_evidence(
     if dialogue is None and not usable:
         # Nothing could be kept (e.g. an app file): say why, without opening an empty report.
         return [*(Outbound(f.refusal) for f in files if f.refusal), main_menu(ctx.t)]
+    wait = await limits.report_wait(ctx) if dialogue is None else None
+    if wait is not None:
+        # No new report today: what was just stored for it is not kept either.
+        stored = [f.stored for f in files if f.stored]
+        ctx.cleanup.extend(await report_store.unused_files(ctx.session, stored))
+        return [*(Outbound(f.refusal) for f in files if f.refusal), limits.reached(t, wait, "none")]
     if dialogue is None:
         dialogue, _, _ = await start(ctx, intro=False)
     draft = load(dialogue)
@@ -948,7 +960,8 @@ async def keep_evidence(
             count += 1
             total += prepared.stored.size
             path = settings.evidence_dir / prepared.stored.path
-            kept.files.append(OutFile(source.kind, path, source.file_id, source.name))
+            name = safe_filename(source.name, path.suffix) or None
+            kept.files.append(OutFile(source.kind, path, source.file_id, name))
         if source.media_group_id:
             kept.album = source.media_group_id
     kept.count = count
@@ -1049,6 +1062,9 @@ async def submit(ctx: Ctx, dialogue: Dialogue, draft: Draft) -> list[Outbound]:
     if report is None or report.status != "draft":
         await end_dialogue(ctx.session, dialogue.user_id)
         return [Outbound(t._("This report was already sent."))]
+    wait = await limits.report_wait(ctx)
+    if wait is not None:
+        return [limits.reached(t, wait, "report")]  # the draft stays, at its summary
     fields = report_store.ReportFields(
         category=draft.category or "other",
         description=draft.description or None,

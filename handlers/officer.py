@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import re
 from datetime import timedelta
+from pathlib import Path
 from typing import cast
 
 from handlers import cards, followup
@@ -18,6 +19,7 @@ from handlers.context import Ctx, fold
 from handlers.core import Button, FileKind, Outbound, OutFile
 from handlers.extract import extract_indicators
 from handlers.i18n import DEFAULT_LANGUAGE, N_, Translator, translator
+from handlers.names import safe_filename, safe_name
 from handlers.texts import category_label
 from storage import audit, intel, queue
 from storage import reports as report_store
@@ -39,6 +41,8 @@ MENU = (
     ("thongke", "stats", "stats", N_("Statistics: reports, money lost, subscribers")),
     ("canhbao", "broadcast", "broadcast", N_("Send a scam warning to subscribers (admins)")),
     ("canbo", "officers", "officers", N_("Manage officers (admins)")),
+    ("cam", "ban", "ban", N_("Ban someone who misuses the bot (admins)")),
+    ("bocam", "unban", "unban", N_("Lift a ban (admins)")),
 )
 COMMANDS = {
     name: action for vietnamese, english, action, _ in MENU for name in (vietnamese, english)
@@ -87,7 +91,7 @@ def refusal(ctx: Ctx, what: str) -> list[Outbound]:
     """The polite answer to someone using an officer's command or button without the role."""
     log.warning(
         "refused %s from %s user %s (role %s)",
-        what[:64],
+        ":".join(what.split(" ", 1)[0].split(":")[:2])[:24],  # a command or button, no data
         ctx.inbound.channel,
         ctx.inbound.user_id,
         role(ctx),
@@ -385,7 +389,7 @@ async def on_button(ctx: Ctx, data: str) -> list[Outbound]:
         return await choose_assignee(ctx, report)
     if verb == "to" and argument.isdigit():
         return await reassign(ctx, report, officer, int(argument))
-    log.warning("unknown officer button %r", data[:64])
+    log.warning("unknown officer button %r", verb[:16])
     return [Outbound(t._("That button no longer works."), toast=True)]
 
 
@@ -826,6 +830,12 @@ async def evidence(ctx: Ctx, report: Report) -> list[Outbound]:
     evidence_dir = ctx.services.settings.evidence_dir
     replies = []
     for number, attachment in enumerate(files, start=1):
+        name = safe_filename(attachment.original_name, Path(attachment.stored_path).suffix)
+        file_id = attachment.file_id if report.channel == ctx.inbound.channel else None
+        if attachment.original_name and name != attachment.original_name:
+            # Sent by its id, the file would arrive under the name the sender gave it, hidden
+            # characters and all: the stored copy is uploaded under the cleaned name instead.
+            file_id = None
         replies.append(
             Outbound(
                 _evidence_caption(t, report, attachment, number, len(files)),
@@ -833,8 +843,8 @@ async def evidence(ctx: Ctx, report: Report) -> list[Outbound]:
                 file=OutFile(
                     _send_kind(attachment),
                     evidence_dir / attachment.stored_path,
-                    attachment.file_id if report.channel == ctx.inbound.channel else None,
-                    attachment.original_name,
+                    file_id,
+                    name or None,
                 ),
             )
         )
@@ -857,8 +867,9 @@ def _evidence_caption(
     caption = t._("{code} · file {n}/{total} · received {when}").format(
         code=report.code, n=number, total=total, when=t.when(attachment.received_at)
     )
-    if attachment.forwarded_from:
-        caption += "\n" + t._("Forwarded from: {origin}").format(origin=attachment.forwarded_from)
+    origin = safe_name(attachment.forwarded_from, 256)
+    if origin:
+        caption += "\n" + t._("Forwarded from: {origin}").format(origin=origin)
     return caption + f"\nSHA-256 {attachment.sha256}"
 
 

@@ -12,7 +12,18 @@ import asyncio
 import logging
 import unicodedata
 
-from handlers import cards, check, followup, intake, officer, screenshots, stats, warnings
+from handlers import (
+    bans,
+    cards,
+    check,
+    followup,
+    intake,
+    limits,
+    officer,
+    screenshots,
+    stats,
+    warnings,
+)
 from handlers import evidence as evidence_store
 from handlers.context import Ctx
 from handlers.core import Inbound, Outbound, Outbox
@@ -32,6 +43,7 @@ from handlers.menu import (
 from handlers.services import Services
 from storage.dialogues import StaleDialogue
 from storage.models import Broadcast, PendingInput, Report
+from storage.queue import STAFF
 from storage.updates import claim_update
 from storage.users import get_user
 
@@ -99,19 +111,16 @@ async def respond(inbound: Inbound, services: Services, outbox: Outbox) -> list[
             if not _for_officers(inbound, services):
                 return _group_reply(inbound, services, hint)
             return await _transaction(inbound, services, outbox, [])
-        verdict = services.flood.check(f"{inbound.channel}:{inbound.user_id}")
+        # Every message, photo, album part and button press counts; a stop or restart of the
+        # bot (membership) is no message and gets no answer either way.
+        verdict = "ok"
+        if inbound.membership is None:
+            verdict = services.flood.check(f"{inbound.channel}:{inbound.user_id}")
         if verdict == "drop":
             return []
         if verdict == "warn":
-            return [
-                Outbound(
-                    hint._(
-                        "You are sending messages very quickly. Please wait a few seconds; "
-                        "what you sent before is kept."
-                    )
-                )
-            ]
-        prepared = await _prepare_files(inbound, services, hint)
+            return await _slow_down(inbound, services)
+        prepared = await _prepare_files(inbound, services)
         for attempt in range(2):
             try:
                 return await _transaction(inbound, services, outbox, prepared)
@@ -131,6 +140,26 @@ async def respond(inbound: Inbound, services: Services, outbox: Outbox) -> list[
         ]
 
 
+async def _slow_down(inbound: Inbound, services: Services) -> list[Outbound]:
+    """The one polite warning of a flood, in the user's own language (read only now: at most
+    once per window, so a flood costs the database nothing more)."""
+    async with services.db.session() as session:
+        user = await get_user(session, inbound.channel, inbound.user_id)
+        banned = session.info.get("ban") is not None
+    if user is not None and banned and user.role not in STAFF:
+        return []  # a banned user gets no more than the ban's own notice
+    t = translator(pick_language(user.language if user else None, inbound.language_hint))
+    return [
+        Outbound(
+            t._(
+                "You are sending messages very quickly, so I skipped some of them. Please wait "
+                "a few seconds, then send again what I did not answer; everything I answered "
+                "is kept."
+            )
+        )
+    ]
+
+
 async def _transaction(
     inbound: Inbound, services: Services, outbox: Outbox, prepared: list[intake.PreparedFile]
 ) -> list[Outbound]:
@@ -143,6 +172,10 @@ async def _transaction(
         user = await get_user(session, inbound.channel, inbound.user_id)
         language = pick_language(user.language if user else None, inbound.language_hint)
         ctx = Ctx(services, session, inbound, user, translator(language), now)
+        ban = session.info.get("ban")
+        if ban is not None and not officer.is_staff(ctx):
+            # Nothing else of a banned user's is handled; in a group they are not even answered.
+            return await bans.notice(ctx, ban) if inbound.chat_type == "private" else []
         if inbound.chat_type == "private":
             replies = await _dispatch(ctx, prepared)
         else:
@@ -188,15 +221,17 @@ def _schedule_album_ack(
     services.debouncer.schedule(key, services.settings.album_quiet_seconds, acknowledge)
 
 
-async def _prepare_files(
-    inbound: Inbound, services: Services, t: Translator
-) -> list[intake.PreparedFile]:
+async def _prepare_files(inbound: Inbound, services: Services) -> list[intake.PreparedFile]:
     if not inbound.files:
         return []
     async with services.db.session() as session:
         user = await get_user(session, inbound.channel, inbound.user_id)
+        banned = session.info.get("ban") is not None
     if user is None or (user.consent_at is None and user.role != "admin"):
         return []  # nothing is downloaded or stored before consent (an admin's warning photo is)
+    if banned and user.role not in STAFF:
+        return []  # a banned user's files are not even downloaded
+    t = translator(pick_language(user.language, inbound.language_hint))  # refusals in theirs
     settings = services.settings
     prepared = []
     reading = 0
@@ -227,11 +262,22 @@ async def _prepare_files(
             )
             continue
         mime = evidence_store.sniff(data)
+        picture = (mime or "").startswith("image/") or evidence_store.claims_image(
+            incoming.kind, incoming.mime, incoming.name
+        )
+        verdict = ""
+        if picture and len(data) <= limit:
+            # Decoding takes a moment: off the event loop, like the download.
+            verdict = await asyncio.to_thread(evidence_store.check_image, data, mime)
         if len(data) > limit:
             refusal = t._("This file is too large; I can receive files up to {mb} MB.").format(
                 mb=settings.max_file_mb
             )
             prepared.append(intake.PreparedFile(incoming, None, refusal))
+        elif verdict == "too_large":
+            prepared.append(intake.PreparedFile(incoming, None, _too_many_pixels(t)))
+        elif verdict == "not_an_image":
+            prepared.append(intake.PreparedFile(incoming, None, _not_a_picture(t)))
         elif not evidence_store.is_allowed(mime):
             prepared.append(
                 intake.PreparedFile(
@@ -255,6 +301,21 @@ async def _prepare_files(
                 read = await asyncio.to_thread(screenshots.read_indicators, data)
             prepared.append(intake.PreparedFile(incoming, stored, read=read))
     return prepared
+
+
+def _too_many_pixels(t: Translator) -> str:
+    return t._(
+        "This picture is too large for me to open. Please send an ordinary screenshot or photo "
+        "instead; what you sent before is kept."
+    )
+
+
+def _not_a_picture(t: Translator) -> str:
+    return t._(
+        "This file says it is a picture, but I can't open it as one (it may be damaged or be "
+        "another kind of file). Please take the screenshot again and send it as a photo; what "
+        "you sent before is kept."
+    )
 
 
 async def _dispatch(ctx: Ctx, prepared: list[intake.PreparedFile]) -> list[Outbound]:
@@ -471,6 +532,8 @@ async def _staff_command(ctx: Ctx, action: str) -> list[Outbound]:
     """An officer's or admin's command (warnings and statistics live in their own modules)."""
     if action == "broadcast":
         return await warnings.command(ctx)
+    if action in ("ban", "unban"):
+        return await bans.command(ctx, action)
     if action == "stats":
         if not officer.is_staff(ctx):
             return officer.refusal(ctx, f"/{ctx.inbound.command}")
@@ -485,6 +548,8 @@ async def _on_button(ctx: Ctx, data: str) -> list[Outbound]:
         return await officer.on_button(ctx, data)
     if kind == "bc":
         return await warnings.on_button(ctx, data)
+    if kind == "ban":
+        return await bans.on_button(ctx, data)
     if kind == "consent":
         return await _on_consent(ctx, rest)
     if kind == "lang":
@@ -515,6 +580,11 @@ async def _on_button(ctx: Ctx, data: str) -> list[Outbound]:
     if kind == "resume":
         if dialogue is not None and rest == "go":
             return await intake.resume(ctx)
+        wait = await limits.report_wait(ctx)
+        if wait is not None:
+            # The unfinished report is not thrown away for a new one that cannot be sent.
+            kept = limits.reached(t, wait, "draft" if dialogue is not None else "none")
+            return [kept, *await _where_we_are(ctx)]
         _, draft, intro = await intake.start(ctx)
         return [*intro, await intake.prompt(ctx, "category", draft)]
     if kind == "cancel":
@@ -539,7 +609,7 @@ async def _on_button(ctx: Ctx, data: str) -> list[Outbound]:
                 await intake.prompt(ctx, dialogue.step, draft),
             ]
         return await intake.on_button(ctx, dialogue, *parsed)
-    log.warning("unknown callback data %r", data[:64])
+    log.warning("unknown button %r pressed", kind[:16])  # its data may be anything: not logged
     return [Outbound(t._("That button no longer works.")), main_menu(t)]
 
 

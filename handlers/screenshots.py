@@ -23,16 +23,17 @@ import zxingcpp
 from PIL import Image, ImageOps, ImageStat
 
 from handlers.banks import bank_by_bin
+from handlers.evidence import MAX_IMAGE_PIXELS
 from handlers.extract import Indicator, extract_indicators
 
 __all__ = ["QrPayment", "ocr_available", "ocr_text", "parse_vietqr", "read_qr"]
 
 log = logging.getLogger(__name__)
 
-# Telegram hands bots files of at most 20 MB; a phone screenshot is 1080×2400 (2.6 Mpx) and a
-# camera photo 12–50 Mpx. Anything larger is refused before it is decoded (decompression bombs).
+# Telegram hands bots files of at most 20 MB. Pictures declaring more pixels than evidence may
+# have are refused before they are decoded (decompression bombs): the same limit as at receipt.
 MAX_BYTES = 20 * 1024 * 1024
-MAX_PIXELS = 50_000_000
+MAX_PIXELS = MAX_IMAGE_PIXELS
 # Only the formats residents send as pictures: Pillow's rarer decoders stay out of reach.
 _FORMATS = ("JPEG", "PNG", "WEBP")
 

@@ -23,8 +23,11 @@ log = logging.getLogger(__name__)
 class FloodGuard:
     """A per-user sliding window: at most `limit` messages in `window` seconds.
 
-    It lives in the process's memory on purpose: it protects this process from a flood, and
-    losing its counts on restart costs nothing.
+    It lives in the process's memory on purpose: it protects this process from a flood before
+    the database is touched, and losing its counts on restart costs nothing. With several
+    webhook processes each counts the updates it handles, so one user can get up to `limit`
+    through each process in a window (docs/deploy.md); the reports-per-day limit and bans are
+    kept in the database and hold across processes.
     """
 
     def __init__(self, limit: int, window: float) -> None:
@@ -32,10 +35,13 @@ class FloodGuard:
         self.window = window
         self._seen: dict[str, deque[float]] = {}
         self._warned: dict[str, float] = {}
+        self._swept = 0.0
 
     def check(self, key: str, now: float | None = None) -> str:
         """`ok` to go on, `warn` to tell the user once to slow down, `drop` to ignore quietly."""
         now = time.monotonic() if now is None else now
+        if now - self._swept > self.window:
+            self._sweep(now)
         seen = self._seen.setdefault(key, deque())
         while seen and now - seen[0] > self.window:
             seen.popleft()
@@ -46,6 +52,19 @@ class FloodGuard:
             self._warned[key] = now
             return "warn"
         return "drop"
+
+    def _sweep(self, now: float) -> None:
+        # Forget users quiet for a whole window, so a bot with many users keeps no count of
+        # each of them forever (once a window, so it costs little per message).
+        self._swept = now
+        quiet = [k for k, seen in self._seen.items() if not seen or now - seen[-1] > self.window]
+        for key in quiet:
+            del self._seen[key]
+            self._warned.pop(key, None)
+
+    def __len__(self) -> int:
+        """How many users are being counted now."""
+        return len(self._seen)
 
 
 class Debouncer:

@@ -19,6 +19,7 @@ from handlers import officer
 from handlers.context import Ctx
 from handlers.core import Button, Outbound, OutFile
 from handlers.i18n import DEFAULT_LANGUAGE, LANGUAGES, N_, Translator, translator
+from handlers.names import safe_name
 from handlers.services import Services
 from storage import audit, broadcasts, queue
 from storage.models import Broadcast, User
@@ -496,7 +497,7 @@ async def _submit(ctx: Ctx, admin: User, draft: Broadcast) -> list[Outbound]:
 
 def officer_name(t: Translator, user: User) -> str:
     """An officer's or admin's name as other staff see it."""
-    return user.display_name or t._("Admin {id}").format(id=user.external_id)
+    return safe_name(user.display_name) or t._("Admin {id}").format(id=user.external_id)
 
 
 async def _on_approval(

@@ -18,7 +18,7 @@ from sqlalchemy import select as sa_select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from storage.models import Broadcast, BroadcastDelivery, Subscription, User
+from storage.models import Ban, Broadcast, BroadcastDelivery, Subscription, User
 from storage.sql import insert
 
 # What a broadcast can be, and which of them are finished.
@@ -85,10 +85,14 @@ async def unsubscribe_chats(
 
 
 def _audience(channel: str, audience: str) -> list[Any]:
+    banned = sa_select(col(Ban.id)).where(
+        col(Ban.user_id) == col(User.id), col(Ban.lifted_at).is_(None)
+    )
     where: list[Any] = [
         col(Subscription.active).is_(True),
         col(User.channel) == channel,
         col(User.consent_at).is_not(None),
+        ~banned.exists(),  # a banned user receives no warnings (their subscription is kept)
     ]
     if audience != "all":
         where.append(func.coalesce(col(User.language), "vi") == audience)

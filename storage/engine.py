@@ -29,7 +29,9 @@ class Database:
         parsed = make_url(url)
         self.url = url
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
-        kwargs: dict[str, Any] = {"echo": echo}
+        # An error's message then names the statement but not its values (a resident's story,
+        # phone or account number), so logging a database error leaks none of them.
+        kwargs: dict[str, Any] = {"echo": echo, "hide_parameters": True}
         if self.is_sqlite:
             database = parsed.database or ""
             if database and database != ":memory:":

@@ -437,3 +437,47 @@ class AuditHead(SQLModel, table=True):
     id: int = Field(default=1, primary_key=True)
     last_id: int = 0
     last_hash: str = Field(max_length=64)
+
+
+class Ban(SQLModel, table=True):
+    """A user whose messages the bot no longer handles: who decided it, when and why.
+
+    A lifted ban stays as history (`lifted_at`, `lifted_by`); at most one ban per user is in
+    force (a partial unique index). `source` says where it was decided: `bot`, or `cli:<login>`
+    for the command line. `via` is what the admin named (a case code, or `telegram:<id>`), so a
+    list of bans shows no more of an anonymous reporter than the admin already knew.
+    `noticed_at` is when the banned user was last told, so they are told once in a while, not
+    at every message.
+    """
+
+    __table_args__ = (
+        sa.Index(
+            "uq_ban_in_force",
+            "user_id",
+            unique=True,
+            postgresql_where=sa.text("lifted_at IS NULL"),
+            sqlite_where=sa.text("lifted_at IS NULL"),
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(
+        sa_column=sa.Column(
+            sa.Integer, sa.ForeignKey("user.id", ondelete="CASCADE"), index=True, nullable=False
+        )
+    )
+    reason: str = Field(sa_type=sa.Text)
+    via: str = Field(max_length=64)
+    source: str = Field(default="bot", max_length=64)
+    banned_by: int | None = Field(
+        default=None,
+        sa_column=sa.Column(sa.Integer, sa.ForeignKey("user.id", ondelete="SET NULL")),
+    )
+    banned_at: datetime = _ts(default=utcnow)
+    lifted_at: datetime | None = _ts(nullable=True)
+    lifted_by: int | None = Field(
+        default=None,
+        sa_column=sa.Column(sa.Integer, sa.ForeignKey("user.id", ondelete="SET NULL")),
+    )
+    lift_source: str | None = Field(default=None, max_length=64)
+    noticed_at: datetime | None = _ts(nullable=True)

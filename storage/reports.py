@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, func
@@ -26,6 +26,16 @@ from storage.models import (
 from storage.sql import insert
 
 VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
+
+
+class StoredFileLike(Protocol):
+    """A file in the evidence store: its hash and where it lies (`handlers.evidence`)."""
+
+    @property
+    def sha256(self) -> str: ...
+
+    @property
+    def path(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -217,6 +227,16 @@ async def discard_draft(session: AsyncSession, report_id: int) -> list[str]:
     return orphans
 
 
+async def unused_files(session: AsyncSession, stored: Sequence[StoredFileLike]) -> list[str]:
+    """The stored paths of files just written that no attachment uses (to delete again)."""
+    unused = []
+    for item in stored:
+        used = await session.execute(select(func.count()).where(Attachment.sha256 == item.sha256))
+        if int(used.scalar_one()) == 0:
+            unused.append(item.path)
+    return unused
+
+
 async def reports_of(session: AsyncSession, reporter_id: int, limit: int = 20) -> list[Report]:
     """A resident's submitted reports, newest first."""
     result = await session.execute(
@@ -226,6 +246,22 @@ async def reports_of(session: AsyncSession, reporter_id: int, limit: int = 20) -
         .limit(limit)
     )
     return list(result.scalars())
+
+
+async def submitted_since(
+    session: AsyncSession, reporter_id: int, since: datetime
+) -> list[datetime]:
+    """When a resident submitted each of their reports after `since`, oldest first."""
+    result = await session.execute(
+        select(Report.submitted_at)
+        .where(
+            Report.reporter_id == reporter_id,
+            col(Report.submitted_at).is_not(None),
+            col(Report.submitted_at) > since,
+        )
+        .order_by(col(Report.submitted_at))
+    )
+    return [moment for moment in result.scalars() if moment is not None]
 
 
 async def report_indicators(session: AsyncSession, report_id: int) -> list[tuple[str, str]]:

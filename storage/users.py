@@ -4,33 +4,37 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import and_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from storage.models import Dialogue, PendingInput, User
+from storage.models import Ban, Dialogue, PendingInput, User
 
 
 async def get_user(session: AsyncSession, channel: str, external_id: str) -> User | None:
     """The user with this channel id, or None if they never consented.
 
-    Their dialogue, and any typed input they owe (an answer to an officer's question, an
-    officer's note), come in the same query and stay in the session, so the conversation needs
-    no query of its own for them: one round trip less on every answer.
+    Their dialogue, any typed input they owe (an answer to an officer's question, an officer's
+    note) and their ban in force come in the same query and stay in the session
+    (`session.info`), so the conversation needs no query of its own for them: one round trip
+    less on every answer.
     """
     result = await session.execute(
-        select(User, Dialogue, PendingInput)
+        select(User, Dialogue, PendingInput, Ban)
         .outerjoin(Dialogue, col(Dialogue.user_id) == User.id)
         .outerjoin(PendingInput, col(PendingInput.user_id) == User.id)
+        .outerjoin(Ban, and_(col(Ban.user_id) == User.id, col(Ban.lifted_at).is_(None)))
         .where(User.channel == channel, User.external_id == external_id)
     )
     row = result.first()
     if row is None:
         return None
-    user, dialogue, pending = row
+    user, dialogue, pending, ban = row
     # The identity map holds objects weakly: keep them alive for this transaction.
     if dialogue is not None:
         session.info["dialogue"] = dialogue
     session.info["pending"] = pending
+    session.info["ban"] = ban
     return user
 
 

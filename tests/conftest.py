@@ -78,8 +78,10 @@ def make_settings(
         "data_dir": tmp_path / "data",
         "database_url": db_url,
         "album_quiet_seconds": 0.3,
-        # Tests press buttons far faster than people; the flood test sets its own limit.
+        # Tests press buttons far faster than people, and file more reports than one person
+        # may in a day; the tests of these limits set their own.
         "flood_messages": 10_000,
+        "reports_per_day": 0,
     }
     if fake is not None:
         values |= {

@@ -11,9 +11,10 @@ import sys
 from pathlib import Path
 
 from storage.migrate import head_revision
+from tests.test_report_flow import picture
 
 ROOT = Path(__file__).resolve().parent.parent
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+PNG = picture("PNG")
 
 
 def tinbao(

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import re
 from datetime import datetime, timedelta
 from typing import Any
 
+from PIL import Image
 from sqlmodel import select
 
 from handlers.i18n import VIETNAM
@@ -17,8 +19,16 @@ from tests.conftest import Harness
 from tests.fakebotapi import Call
 from tests.updates import Resident, entity_for
 
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
-JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x01" * 200
+
+def picture(fmt: str, size: tuple[int, int] = (8, 8)) -> bytes:
+    """A small real picture: pictures are opened with Pillow before they are kept."""
+    buffer = io.BytesIO()
+    Image.new("RGB", size, (200, 40, 40)).save(buffer, fmt)
+    return buffer.getvalue()
+
+
+PNG = picture("PNG")
+JPEG = picture("JPEG")
 PDF = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj<<>>endobj\n" + b"x" * 100
 APK = b"PK\x03\x04" + b"\x00" * 100
 

@@ -57,6 +57,7 @@ from bot.settings import Settings
 from handlers import officer, router, timers
 from handlers.core import Forwarded, Inbound, IncomingFile, Outbound
 from handlers.i18n import check_catalogs, pick_language, translator
+from handlers.names import safe_filename
 from handlers.sender import Sender, SendResult, max_in_flight
 from handlers.services import Services
 from storage import queue
@@ -625,7 +626,7 @@ class TelegramOutbox:
         sent = await self.bot.send_document(
             chat_id,
             document=data,
-            filename=file.name or file.path.name,
+            filename=safe_filename(file.name, file.path.suffix) or file.path.name,
             caption=caption,
             reply_markup=_markup(message),
         )
