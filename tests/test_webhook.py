@@ -271,16 +271,18 @@ async def test_a_claim_is_kept_while_its_update_is_still_being_handled(
     r = Resident(9005, "Lan")
     async with (
         FakeBotAPI() as fake,
-        running_webhook(tmp_path, db_url, fake, inbox_claim_seconds=0.6, inbox_reorder_ms=0) as h,
+        running_webhook(tmp_path, db_url, fake, inbox_claim_seconds=1.0, inbox_reorder_ms=0) as h,
     ):
-        fake.hold()  # Telegram is slow: the reply to /start hangs for several claim lengths
+        # Telegram is slow: the reply to /start hangs for 2.5 claim lengths (and the check
+        # comes well before the bot gives up on Telegram's answer, after 5 s).
+        fake.hold()
         assert await h.post({"update_id": 9200, **r.command("start")}) == 200
         for _ in range(200):
             if fake.held:
                 break
             await asyncio.sleep(0.02)
         assert fake.held, "the reply never left"
-        await asyncio.sleep(1.5)
+        await asyncio.sleep(2.5)
         async with h.db.session() as session:
             # Another process looking for work must not take it over as if this one had died.
             taken = await inbox.claim(
