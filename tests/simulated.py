@@ -28,7 +28,10 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
+from sqlmodel import col, func, select
 
+from storage.engine import Database
+from storage.models import Attachment, Report, ReportIndicator
 from tests.fakebotapi import Call, FakeBotAPI
 from tests.test_report_flow import JPEG
 from tests.updates import Resident
@@ -361,3 +364,37 @@ async def resident(
         else:
             question = None
     raise AssertionError(f"{r.user_id}: never finished (last: {question})")
+
+
+async def reports_made(db: Database) -> tuple[list[Report], dict[int, int], dict[int, int]]:
+    """The submitted reports, with their evidence files and indicators counted per report."""
+    async with db.session() as session:
+        reports = list(
+            (await session.execute(select(Report).where(col(Report.status) != "draft"))).scalars()
+        )
+        files = dict(
+            (
+                await session.execute(
+                    select(Attachment.report_id, func.count()).group_by(Attachment.report_id)
+                )
+            ).all()
+        )
+        links = dict(
+            (
+                await session.execute(
+                    select(ReportIndicator.report_id, func.count()).group_by(
+                        ReportIndicator.report_id
+                    )
+                )
+            ).all()
+        )
+    return reports, files, links
+
+
+def check_complete(report: Report, files: dict[int, int], links: dict[int, int]) -> None:
+    """A simulated resident's report has every answer and all its evidence."""
+    assert report.status == "new" and report.category == "investment", report.code
+    assert report.amount_lost_vnd == 50_000_000 and report.occurred_at is not None
+    assert report.description and "sàn đầu tư" in report.description
+    assert files.get(report.id) == 2, report.code  # both photos of the album
+    assert links.get(report.id, 0) >= 2, report.code  # the account and the phone

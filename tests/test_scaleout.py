@@ -22,12 +22,14 @@ from sqlmodel import col, func, select
 
 from storage.engine import Database
 from storage.migrate import upgrade
-from storage.models import Attachment, InboxUpdate, Report, ReportIndicator
+from storage.models import InboxUpdate
 from tests.fakebotapi import FakeBotAPI
 from tests.simulated import (
     LoadBalancer,
     Telegram,
+    check_complete,
     free_port,
+    reports_made,
     resident,
     start_webhook,
     wait_ready,
@@ -118,26 +120,8 @@ async def test_three_processes_one_killed_every_report_once_and_complete(
     assert tg.duplicated > 0
     codes = [o.code for o in outcomes if o.code]
     assert len(set(codes)) == len(codes)  # one case code each
+    reports, files, links = await reports_made(db)
     async with db.session() as session:
-        reports = list(
-            (await session.execute(select(Report).where(col(Report.status) != "draft"))).scalars()
-        )
-        files = dict(
-            (
-                await session.execute(
-                    select(Attachment.report_id, func.count()).group_by(Attachment.report_id)
-                )
-            ).all()
-        )
-        links = dict(
-            (
-                await session.execute(
-                    select(ReportIndicator.report_id, func.count()).group_by(
-                        ReportIndicator.report_id
-                    )
-                )
-            ).all()
-        )
         unhandled = (
             await session.execute(
                 select(func.count())
@@ -150,11 +134,7 @@ async def test_three_processes_one_killed_every_report_once_and_complete(
     by_reporter = Counter(report.reporter_id for report in reports)
     assert len(reports) == RESIDENTS and set(by_reporter.values()) == {1}  # once each
     for report in reports:
-        assert report.status == "new" and report.category == "investment"
-        assert report.amount_lost_vnd == 50_000_000 and report.occurred_at is not None
-        assert report.description and "sàn đầu tư" in report.description
-        assert files.get(report.id) == 2, report.code  # both photos of the album
-        assert links.get(report.id, 0) >= 2, report.code  # the account and the phone
+        check_complete(report, files, links)
     for path in (data / "evidence").rglob("*"):
         assert path.is_dir() or path.stat().st_size > 0
     # No reply was sent twice: the same message never follows itself in a chat.
