@@ -914,6 +914,7 @@ async def keep_evidence(
             settings.evidence_dir,
             _forward_record(forwarded.origin, forwarded.date, text),
             "text/plain",
+            settings.evidence_keys,
         )
         kept.forward_saved = await _attach(ctx, report_id, stored, kind="forward", origin=origin)
         kept.replies.append(Outbound(t._("I saved the forwarded message as evidence.")))
@@ -948,7 +949,9 @@ async def keep_evidence(
             count += 1
             total += prepared.stored.size
             path = settings.evidence_dir / prepared.stored.path
-            kept.files.append(OutFile(source.kind, path, source.file_id, source.name))
+            kept.files.append(
+                OutFile(source.kind, path, source.file_id, source.name, settings.evidence_keys)
+            )
         if source.media_group_id:
             kept.album = source.media_group_id
     kept.count = count

@@ -802,6 +802,8 @@ async def evidence(ctx: Ctx, report: Report) -> list[Outbound]:
                     evidence_dir / attachment.stored_path,
                     attachment.file_id if report.channel == ctx.inbound.channel else None,
                     attachment.original_name,
+                    keys=ctx.services.settings.evidence_keys,
+                    unreadable=cards.unreadable_file(t),
                 ),
             )
         )
