@@ -141,6 +141,23 @@ def _parser() -> argparse.ArgumentParser:
         "--language", choices=["vi", "en"], default="vi", help="language of the text (vi)"
     )
     stats.set_defaults(func=_stats)
+
+    files = commands.add_parser(
+        "evidence", help="evidence files at rest: make a key, encrypt, verify (docs/backup.md)"
+    )
+    files_commands = files.add_subparsers(dest="evidence_command", metavar="ACTION", required=True)
+    files_commands.add_parser(
+        "key", help="print a new random TINBAO_EVIDENCE_KEY (keep a copy apart from backups)"
+    ).set_defaults(func=_evidence_key)
+    files_commands.add_parser(
+        "encrypt",
+        help="encrypt every stored file not yet encrypted with TINBAO_EVIDENCE_KEY, in place "
+        "(safe to run again, or while the bot runs)",
+    ).set_defaults(func=_evidence_encrypt)
+    files_commands.add_parser(
+        "verify", help="check every stored file against its recorded SHA-256 (exit 1 if any fails)"
+    ).set_defaults(func=_evidence_verify)
+
     return parser
 
 
@@ -478,6 +495,65 @@ def _stats(settings: Settings, args: argparse.Namespace) -> int:
         print(json.dumps(stats.as_json(figures), ensure_ascii=False, indent=2))
     else:
         print(stats.text(translator(args.language), figures))
+    return 0
+
+
+def _evidence_key(settings: Settings, args: argparse.Namespace) -> int:
+    from handlers.seal import key_id, new_key, parse_key
+
+    key = new_key()
+    print(f"TINBAO_EVIDENCE_KEY={key}")
+    print(
+        f"tinbao: a new evidence key (id {key_id(parse_key(key))}). Keep a copy somewhere safe "
+        "and apart from the backups: without it encrypted evidence can never be read again.",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _evidence_encrypt(settings: Settings, args: argparse.Namespace) -> int:
+    from handlers import evidence
+
+    keys = settings.evidence_keys
+    if keys is None:
+        raise CommandError(
+            "TINBAO_EVIDENCE_KEY is not set; make one with `tinbao evidence key` (docs/backup.md)"
+        )
+    done = evidence.encrypt_all(settings.evidence_dir, keys)
+    print(
+        f"{len(done.sealed)} file(s) encrypted, {len(done.resealed)} moved to key "
+        f"{keys.current_id}, {done.already} already encrypted with it"
+    )
+    for refusal in done.refused:
+        print(f"tinbao: left as it was: {refusal}", file=sys.stderr)
+    if done.refused:
+        raise CommandError(
+            f"{len(done.refused)} file(s) could not be encrypted; run `tinbao evidence verify`"
+        )
+    return 0
+
+
+def _evidence_verify(settings: Settings, args: argparse.Namespace) -> int:
+    from handlers import evidence
+    from storage.reports import recorded_files
+
+    async def go() -> dict[str, str]:
+        db = await open_database(settings)
+        try:
+            async with db.session() as session:
+                return await recorded_files(session)
+        finally:
+            await db.dispose()
+
+    found = evidence.verify_all(settings.evidence_dir, settings.evidence_keys, asyncio.run(go()))
+    for problem in found.problems:
+        print(f"tinbao: {problem}", file=sys.stderr)
+    print(
+        f"{found.good} file(s) match their recorded SHA-256 ({found.encrypted} encrypted), "
+        f"{len(found.problems)} problem(s)"
+    )
+    if found.problems:
+        raise CommandError(f"{len(found.problems)} evidence file(s) failed verification")
     return 0
 
 

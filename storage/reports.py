@@ -14,6 +14,7 @@ from sqlmodel import col, select
 
 from storage.models import (
     Attachment,
+    Broadcast,
     CaseCounter,
     Indicator,
     OnceMark,
@@ -281,3 +282,22 @@ async def export_reports(session: AsyncSession) -> AsyncIterator[dict[str, Any]]
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
+
+
+async def recorded_files(session: AsyncSession) -> dict[str, str]:
+    """Every stored file the database knows of (evidence, warnings' photos): its path under
+    the evidence directory and the SHA-256 recorded when it was received."""
+    files = {
+        path: sha256
+        for path, sha256 in (
+            await session.execute(select(Attachment.stored_path, Attachment.sha256))
+        ).all()
+    }
+    photos = await session.execute(
+        select(Broadcast.photo_path, Broadcast.photo_sha256).where(
+            col(Broadcast.photo_path).is_not(None), col(Broadcast.photo_sha256).is_not(None)
+        )
+    )
+    for path, sha256 in photos.all():
+        files[path] = sha256
+    return files

@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -23,6 +26,7 @@ from tests.test_officer_flow import ADMIN, GROUP, GROUP_ID, OFFICER, file_report
 from tests.test_report_flow import JPEG, agree, joined, press
 from tests.updates import Resident
 
+ROOT = Path(__file__).resolve().parent.parent
 KEY = new_key()
 OTHER_KEY = new_key()
 PDF = b"%PDF-1.4\n" + b"a scammer's contract " * 400
@@ -284,7 +288,84 @@ async def test_ocr_still_reads_a_screenshot_when_evidence_is_encrypted(
         assert len(stored) == 1 and stored[0].read_bytes().startswith(seal.MAGIC)
 
 
-# ------------------------------------------------------------ encrypting files in place
+# ------------------------------------------------------- `tinbao evidence encrypt|verify`
+
+
+def tinbao(*args: str, cwd: Path, key: str | None = KEY) -> subprocess.CompletedProcess[str]:
+    """Run `tinbao ARGS` on an SQLite database in `cwd/data`, with `key` as the evidence key."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TINBAO_")}
+    env["PYTHONPATH"] = str(ROOT)
+    env["TINBAO_DATA_DIR"] = str(cwd / "data")
+    if key is not None:
+        env["TINBAO_EVIDENCE_KEY"] = key
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_evidence_key_prints_a_new_usable_key(tmp_path: Path) -> None:
+    result = tinbao("evidence", "key", cwd=tmp_path, key=None)
+    assert result.returncode == 0, result.stderr
+    name, _, value = result.stdout.strip().partition("=")
+    assert name == "TINBAO_EVIDENCE_KEY" and len(parse_key(value)) == 32
+    assert "apart from the backups" in result.stderr
+    assert tinbao("evidence", "key", cwd=tmp_path).stdout != result.stdout
+
+
+def test_encrypt_is_idempotent_and_verify_finds_a_damaged_file(tmp_path: Path) -> None:
+    evidence_dir = tmp_path / "data" / "evidence"
+    photo = evidence.store(evidence_dir, JPEG, "image/jpeg")
+    document = evidence.store(evidence_dir, PDF, "application/pdf")
+    (evidence_dir / photo.path).with_name(".incoming-x1y2").write_bytes(b"half a write")
+
+    result = tinbao("evidence", "verify", cwd=tmp_path, key=None)
+    assert result.returncode == 0, result.stderr
+    assert "2 file(s) match their recorded SHA-256 (0 encrypted)" in result.stdout
+
+    assert tinbao("evidence", "encrypt", cwd=tmp_path, key=None).returncode == 1
+    result = tinbao("evidence", "encrypt", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "2 file(s) encrypted" in result.stdout
+    sealed = {p: p.read_bytes() for p in evidence.stored_files(evidence_dir)}
+    assert all(data.startswith(seal.MAGIC) for data in sealed.values())
+    assert evidence.load(evidence_dir / photo.path, keys(KEY)) == JPEG
+    assert evidence.load(evidence_dir / document.path, keys(KEY)) == PDF
+
+    again = tinbao("evidence", "encrypt", cwd=tmp_path)
+    assert again.returncode == 0 and "0 file(s) encrypted" in again.stdout
+    assert "2 already encrypted" in again.stdout
+    assert {p: p.read_bytes() for p in evidence.stored_files(evidence_dir)} == sealed
+
+    result = tinbao("evidence", "verify", cwd=tmp_path)
+    assert result.returncode == 0 and "(2 encrypted)" in result.stdout
+
+    damaged = bytearray(sealed[evidence_dir / document.path])
+    damaged[seal.HEADER_BYTES + 7] ^= 0x20
+    (evidence_dir / document.path).write_bytes(bytes(damaged))
+    result = tinbao("evidence", "verify", cwd=tmp_path)
+    assert result.returncode == 1
+    assert document.path in result.stderr and "damaged or was changed" in result.stderr
+    assert "1 file(s) match" in result.stdout
+
+    wrong = tinbao("evidence", "verify", cwd=tmp_path, key=OTHER_KEY)
+    assert wrong.returncode == 1 and key_id(parse_key(KEY)) in wrong.stderr
+
+
+def test_verify_finds_a_plaintext_file_that_no_longer_matches_its_hash(tmp_path: Path) -> None:
+    evidence_dir = tmp_path / "data" / "evidence"
+    stored = evidence.store(evidence_dir, PDF, "application/pdf")
+    (evidence_dir / stored.path).write_bytes(PDF.replace(b"contract", b"CONTRACT", 1))
+    result = tinbao("evidence", "verify", cwd=tmp_path, key=None)
+    assert result.returncode == 1 and f"but {stored.sha256} was recorded" in result.stderr
+    # Encrypting it would hide the damage: it is left as it is, and said so.
+    result = tinbao("evidence", "encrypt", cwd=tmp_path)
+    assert result.returncode == 1 and "left as it was" in result.stderr
+    assert not (evidence_dir / stored.path).read_bytes().startswith(seal.MAGIC)
 
 
 def test_a_crash_while_encrypting_leaves_the_old_file_whole(
