@@ -158,6 +158,22 @@ def _parser() -> argparse.ArgumentParser:
         "verify", help="check every stored file against its recorded SHA-256 (exit 1 if any fails)"
     ).set_defaults(func=_evidence_verify)
 
+    backup = commands.add_parser(
+        "backup",
+        help="write the database and the evidence files to one archive (the bot may be running)",
+    )
+    backup.add_argument("path", help="the archive to write, or a directory to write it in")
+    backup.set_defaults(func=_backup)
+    restore = commands.add_parser(
+        "restore", help="check a backup, restore it into an empty place, and migrate it"
+    )
+    restore.add_argument("path", help="the archive written by `tinbao backup`")
+    restore.add_argument(
+        "--force",
+        action="store_true",
+        help="replace a database and evidence directory that are not empty (stop the bot first)",
+    )
+    restore.set_defaults(func=_restore)
     return parser
 
 
@@ -554,6 +570,56 @@ def _evidence_verify(settings: Settings, args: argparse.Namespace) -> int:
     )
     if found.problems:
         raise CommandError(f"{len(found.problems)} evidence file(s) failed verification")
+    return 0
+
+
+def _backup(settings: Settings, args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from bot import backup
+    from storage.dump import DumpError
+
+    try:
+        made = asyncio.run(backup.backup(settings, Path(args.path)))
+    except (backup.BackupError, DumpError) as error:
+        raise CommandError(f"backup failed: {error}") from error
+    encrypted = f", {made.encrypted} of them encrypted" if made.encrypted else ""
+    print(
+        f"wrote {made.path} ({made.size / 1024 / 1024:.1f} MB): the {made.engine} database at "
+        f"revision {made.revision} and {made.files} evidence file(s){encrypted}"
+    )
+    if made.encrypted:
+        print(
+            "tinbao: the evidence in this backup is encrypted; keep TINBAO_EVIDENCE_KEY apart "
+            "from it, and safe: a restore cannot read the files without it",
+            file=sys.stderr,
+        )
+    return 0
+
+
+def _restore(settings: Settings, args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from bot import backup
+    from storage.dump import DumpError
+
+    try:
+        done = asyncio.run(backup.restore(settings, Path(args.path), force=args.force))
+    except (backup.BackupError, DumpError) as error:
+        raise CommandError(f"restore failed: {error}") from error
+    print(
+        f"restored the backup made at {done.made_at}: the {done.engine} database "
+        f"({done.reports} report(s), {done.submitted} submitted; schema {done.revision}, now "
+        f"{done.now_at}) into {_safe_url(settings.effective_database_url)}, and "
+        f"{done.files} evidence file(s) ({done.encrypted} encrypted) into {settings.evidence_dir}"
+    )
+    if done.missing_keys:
+        print(
+            f"tinbao: {done.encrypted} evidence file(s) are encrypted with key id(s) "
+            f"{', '.join(done.missing_keys)}, which TINBAO_EVIDENCE_KEY does not hold: set that "
+            "key before starting the bot, or officers cannot open them",
+            file=sys.stderr,
+        )
     return 0
 
 

@@ -301,3 +301,12 @@ async def recorded_files(session: AsyncSession) -> dict[str, str]:
     for path, sha256 in photos.all():
         files[path] = sha256
     return files
+
+
+async def count_reports(session: AsyncSession) -> tuple[int, int]:
+    """How many reports there are, and how many of them were submitted."""
+    total = await session.scalar(select(func.count()).select_from(Report))
+    submitted = await session.scalar(
+        select(func.count()).select_from(Report).where(col(Report.submitted_at).is_not(None))
+    )
+    return int(total or 0), int(submitted or 0)
