@@ -154,7 +154,15 @@ def _libpq(url: URL) -> tuple[str, dict[str, str]]:
     ssl = url.query.get("ssl") or url.query.get("sslmode")
     if isinstance(ssl, str):
         query["sslmode"] = ssl
-    plain = url.set(drivername="postgresql", password=None, query=query)
+    # (`URL.set` ignores None, so the password is left out by building a new URL.)
+    plain = URL.create(
+        "postgresql",
+        username=url.username,
+        host=url.host,
+        port=url.port,
+        database=url.database,
+        query=query,
+    )
     return plain.render_as_string(hide_password=False), env
 
 

@@ -227,3 +227,26 @@ def test_backup_refuses_to_overwrite_an_archive(tmp_path: Path) -> None:
     into_dir = tinbao("backup", str(tmp_path), data=tmp_path / "data")
     assert into_dir.returncode == 0, into_dir.stderr
     assert len(list(tmp_path.glob("tinbao-backup-*.tar"))) == 1
+
+
+async def test_without_pg_dump_the_backup_says_what_to_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from storage import dump
+
+    monkeypatch.setattr(dump.shutil, "which", lambda name: None)
+    target = dump.target("postgresql+asyncpg://tinbao:secret@127.0.0.1:5432/tinbao")
+    with pytest.raises(dump.DumpError) as error:
+        await dump.snapshot(target, tmp_path / "copy")
+    assert "pg_dump is not installed" in str(error.value)
+    assert "apt-get install postgresql-client" in str(error.value)
+    with pytest.raises(dump.DumpError, match="pg_restore is not installed"):
+        await dump.load(target, tmp_path / "copy", replace=False)
+
+
+def test_the_database_password_goes_to_pg_dump_in_its_environment_not_its_arguments() -> None:
+    from storage import dump
+
+    dsn, env = dump._libpq(make_url("postgresql+asyncpg://tinbao:s3cret@db:5433/tb?ssl=require"))
+    assert "s3cret" not in dsn and env["PGPASSWORD"] == "s3cret"
+    assert dsn == "postgresql://tinbao@db:5433/tb?sslmode=require"
