@@ -197,6 +197,39 @@ def _parser() -> argparse.ArgumentParser:
     )
     trail_list.add_argument("--json", action="store_true", help="one JSON object per line")
     trail_list.set_defaults(func=_audit_list)
+
+    files = commands.add_parser(
+        "evidence", help="evidence files at rest: make a key, encrypt, verify (docs/backup.md)"
+    )
+    files_commands = files.add_subparsers(dest="evidence_command", metavar="ACTION", required=True)
+    files_commands.add_parser(
+        "key", help="print a new random TINBAO_EVIDENCE_KEY (keep a copy apart from backups)"
+    ).set_defaults(func=_evidence_key)
+    files_commands.add_parser(
+        "encrypt",
+        help="encrypt every stored file not yet encrypted with TINBAO_EVIDENCE_KEY, in place "
+        "(safe to run again, or while the bot runs)",
+    ).set_defaults(func=_evidence_encrypt)
+    files_commands.add_parser(
+        "verify", help="check every stored file against its recorded SHA-256 (exit 1 if any fails)"
+    ).set_defaults(func=_evidence_verify)
+
+    backup = commands.add_parser(
+        "backup",
+        help="write the database and the evidence files to one archive (the bot may be running)",
+    )
+    backup.add_argument("path", help="the archive to write, or a directory to write it in")
+    backup.set_defaults(func=_backup)
+    restore = commands.add_parser(
+        "restore", help="check a backup, restore it into an empty place, and migrate it"
+    )
+    restore.add_argument("path", help="the archive written by `tinbao backup`")
+    restore.add_argument(
+        "--force",
+        action="store_true",
+        help="replace a database and evidence directory that are not empty (stop the bot first)",
+    )
+    restore.set_defaults(func=_restore)
     return parser
 
 
@@ -792,6 +825,115 @@ def _audit_list(settings: Settings, args: argparse.Namespace) -> int:
         actor_text = event.actor_role + (f" {who}" if who else "")
         when = event.at.astimezone(VIETNAM).isoformat(timespec="seconds")
         print("\t".join((f"#{event.id}", when, actor_text, event.action, target, detail)))
+    return 0
+
+
+def _evidence_key(settings: Settings, args: argparse.Namespace) -> int:
+    from handlers.seal import key_id, new_key, parse_key
+
+    key = new_key()
+    print(f"TINBAO_EVIDENCE_KEY={key}")
+    print(
+        f"tinbao: a new evidence key (id {key_id(parse_key(key))}). Keep a copy somewhere safe "
+        "and apart from the backups: without it encrypted evidence can never be read again.",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _evidence_encrypt(settings: Settings, args: argparse.Namespace) -> int:
+    from handlers import evidence
+
+    keys = settings.evidence_keys
+    if keys is None:
+        raise CommandError(
+            "TINBAO_EVIDENCE_KEY is not set; make one with `tinbao evidence key` (docs/backup.md)"
+        )
+    done = evidence.encrypt_all(settings.evidence_dir, keys)
+    print(
+        f"{len(done.sealed)} file(s) encrypted, {len(done.resealed)} moved to key "
+        f"{keys.current_id}, {done.already} already encrypted with it"
+    )
+    for refusal in done.refused:
+        print(f"tinbao: left as it was: {refusal}", file=sys.stderr)
+    if done.refused:
+        raise CommandError(
+            f"{len(done.refused)} file(s) could not be encrypted; run `tinbao evidence verify`"
+        )
+    return 0
+
+
+def _evidence_verify(settings: Settings, args: argparse.Namespace) -> int:
+    from handlers import evidence
+    from storage.reports import recorded_files
+
+    async def go() -> dict[str, str]:
+        db = await open_database(settings)
+        try:
+            async with db.session() as session:
+                return await recorded_files(session)
+        finally:
+            await db.dispose()
+
+    found = evidence.verify_all(settings.evidence_dir, settings.evidence_keys, asyncio.run(go()))
+    for problem in found.problems:
+        print(f"tinbao: {problem}", file=sys.stderr)
+    print(
+        f"{found.good} file(s) match their recorded SHA-256 ({found.encrypted} encrypted), "
+        f"{len(found.problems)} problem(s)"
+    )
+    if found.problems:
+        raise CommandError(f"{len(found.problems)} evidence file(s) failed verification")
+    return 0
+
+
+def _backup(settings: Settings, args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from bot import backup
+    from storage.dump import DumpError
+
+    try:
+        made = asyncio.run(backup.backup(settings, Path(args.path)))
+    except (backup.BackupError, DumpError) as error:
+        raise CommandError(f"backup failed: {error}") from error
+    encrypted = f", {made.encrypted} of them encrypted" if made.encrypted else ""
+    print(
+        f"wrote {made.path} ({made.size / 1024 / 1024:.1f} MB): the {made.engine} database at "
+        f"revision {made.revision} and {made.files} evidence file(s){encrypted}"
+    )
+    if made.encrypted:
+        print(
+            "tinbao: the evidence in this backup is encrypted; keep TINBAO_EVIDENCE_KEY apart "
+            "from it, and safe: a restore cannot read the files without it",
+            file=sys.stderr,
+        )
+    return 0
+
+
+def _restore(settings: Settings, args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from bot import backup
+    from storage.dump import DumpError
+
+    try:
+        done = asyncio.run(backup.restore(settings, Path(args.path), force=args.force))
+    except (backup.BackupError, DumpError) as error:
+        raise CommandError(f"restore failed: {error}") from error
+    print(
+        f"restored the backup made at {done.made_at}: the {done.engine} database "
+        f"({done.reports} report(s), {done.submitted} submitted; schema {done.revision}, now "
+        f"{done.now_at}) into {_safe_url(settings.effective_database_url)}, and "
+        f"{done.files} evidence file(s) ({done.encrypted} encrypted) into {settings.evidence_dir}"
+    )
+    if done.missing_keys:
+        print(
+            f"tinbao: {done.encrypted} evidence file(s) are encrypted with key id(s) "
+            f"{', '.join(done.missing_keys)}, which TINBAO_EVIDENCE_KEY does not hold: set that "
+            "key before starting the bot, or officers cannot open them",
+            file=sys.stderr,
+        )
     return 0
 
 

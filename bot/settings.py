@@ -6,10 +6,12 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
+
+from handlers.seal import KeyFormatError, Keyring, parse_key
 
 # Messages a second Telegram takes from a bot without paid broadcasts.
 FREE_BROADCAST_RATE = 30.0
@@ -86,6 +88,48 @@ class Settings(BaseSettings):
     # A sender holds a broadcast this long between renewals; after a crash another process (or
     # the restarted one) takes it over once it lapses.
     broadcast_lease_seconds: float = Field(default=30.0, gt=0)
+
+    # Evidence at rest (docs/backup.md): 32 random bytes in base64 (`tinbao evidence key` makes
+    # one). Set, new evidence files are stored encrypted with it; keep it apart from backups.
+    evidence_key: SecretStr | None = None
+    # Keys used before, comma-separated: files sealed with them stay readable, and
+    # `tinbao evidence encrypt` moves them to TINBAO_EVIDENCE_KEY.
+    evidence_old_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+
+    @field_validator("evidence_key", mode="before")
+    @classmethod
+    def _one_key(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            if not value.strip():
+                return None
+            try:
+                parse_key(value)
+            except KeyFormatError as error:
+                raise ValueError(str(error)) from None
+        return value
+
+    @field_validator("evidence_old_keys", mode="before")
+    @classmethod
+    def _old_keys(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        for item in value or []:
+            text = item.get_secret_value() if isinstance(item, SecretStr) else str(item)
+            try:
+                parse_key(text)
+            except KeyFormatError as error:
+                raise ValueError(str(error)) from None
+        return value
+
+    @property
+    def evidence_keys(self) -> Keyring | None:
+        """The evidence keys, or None when evidence is stored in plaintext."""
+        if self.evidence_key is None:
+            return None
+        return Keyring(
+            parse_key(self.evidence_key.get_secret_value()),
+            tuple(parse_key(key.get_secret_value()) for key in self.evidence_old_keys),
+        )
 
     @model_validator(mode="after")
     def _paid_rate(self) -> Settings:

@@ -59,6 +59,15 @@ _CATEGORY_WEIGHT = {
 }
 
 
+def unreadable_file(t: Translator) -> str:
+    """What an officer reads instead of a stored file that cannot be opened (the reason, which
+    only the operator can act on, goes to the log)."""
+    return t._(
+        "⚠️ I couldn't open the stored copy of this file. Please tell the administrator: the "
+        "reason is in the bot's log."
+    )
+
+
 def priority(report: Report, shared: int, now: datetime) -> int:
     """A score from 0 to 100: money lost, how fresh the transfer is, links to other reports.
 

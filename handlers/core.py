@@ -12,6 +12,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Literal, Protocol
 
+from handlers.seal import Keyring
+
 FileKind = Literal["photo", "document", "voice", "video", "audio", "video_note", "animation"]
 ChatType = Literal["private", "group", "supergroup", "channel"]
 
@@ -33,13 +35,17 @@ class OutFile:
     """A stored file to send back (evidence shown to an officer).
 
     `file_id` is the platform's id when the file came through the same channel (no upload
-    needed); otherwise the bytes at `path` are uploaded.
+    needed); otherwise the bytes at `path` are uploaded, decrypted with `keys` if the file is
+    stored encrypted. If the stored copy cannot be opened (missing, wrong key, damaged), the
+    channel logs why and sends the message's text followed by `unreadable` instead.
     """
 
     kind: FileKind
     path: Path
     file_id: str | None = None
     name: str | None = None
+    keys: Keyring | None = None
+    unreadable: str | None = None
 
 
 @dataclass

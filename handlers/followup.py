@@ -8,6 +8,7 @@ officer's identity is never shown to the resident.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -268,7 +269,7 @@ def relay(
             Outbound(
                 t._("💬 {code}: a file from the reporter").format(code=code) + source,
                 to=officer.external_id,
-                file=file,
+                file=replace(file, unreadable=cards.unreadable_file(t)),
             )
         )
     return out

@@ -926,6 +926,7 @@ async def keep_evidence(
             settings.evidence_dir,
             _forward_record(forwarded.origin, forwarded.date, text),
             "text/plain",
+            settings.evidence_keys,
         )
         kept.forward_saved = await _attach(ctx, report_id, stored, kind="forward", origin=origin)
         kept.replies.append(Outbound(t._("I saved the forwarded message as evidence.")))
@@ -961,7 +962,9 @@ async def keep_evidence(
             total += prepared.stored.size
             path = settings.evidence_dir / prepared.stored.path
             name = safe_filename(source.name, path.suffix) or None
-            kept.files.append(OutFile(source.kind, path, source.file_id, name))
+            kept.files.append(
+                OutFile(source.kind, path, source.file_id, name, settings.evidence_keys)
+            )
         if source.media_group_id:
             kept.album = source.media_group_id
     kept.count = count

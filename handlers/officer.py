@@ -845,6 +845,8 @@ async def evidence(ctx: Ctx, report: Report) -> list[Outbound]:
                     evidence_dir / attachment.stored_path,
                     file_id,
                     name or None,
+                    keys=ctx.services.settings.evidence_keys,
+                    unreadable=cards.unreadable_file(t),
                 ),
             )
         )

@@ -292,7 +292,7 @@ async def _prepare_files(inbound: Inbound, services: Services) -> list[intake.Pr
             )
         else:
             assert mime is not None
-            stored = evidence_store.store(settings.evidence_dir, data, mime)
+            stored = evidence_store.store(settings.evidence_dir, data, mime, settings.evidence_keys)
             read: list[Indicator] = []
             if mime.startswith("image/") and reading < READ_IMAGES:
                 reading += 1

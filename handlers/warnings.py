@@ -153,6 +153,7 @@ def resident_message(settings: Settings, broadcast: Broadcast, language: str) ->
             settings.evidence_dir / broadcast.photo_path,
             file_id=broadcast.photo_file_id,
             name=Path(broadcast.photo_path).name,
+            keys=settings.evidence_keys,
         )
     return Outbound(f"{broadcast.text}\n\n{footer}", title=t._("⚠️ Scam warning"), file=file)
 

@@ -73,3 +73,11 @@ async def _file_lock(db: Database) -> AsyncIterator[None]:
 def head_revision() -> str | None:
     """The newest revision in the migration history."""
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+async def current_revision(db: Database) -> str | None:
+    """The revision the database is at (None for an empty database)."""
+    async with db.engine.connect() as connection:
+        return await connection.run_sync(
+            lambda sync: MigrationContext.configure(sync).get_current_revision()
+        )

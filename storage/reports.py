@@ -15,6 +15,7 @@ from sqlmodel import col, select
 from storage import audit
 from storage.models import (
     Attachment,
+    Broadcast,
     CaseCounter,
     Indicator,
     OnceMark,
@@ -327,3 +328,31 @@ async def export_reports(session: AsyncSession) -> AsyncIterator[dict[str, Any]]
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
+
+
+async def recorded_files(session: AsyncSession) -> dict[str, str]:
+    """Every stored file the database knows of (evidence, warnings' photos): its path under
+    the evidence directory and the SHA-256 recorded when it was received."""
+    files = {
+        path: sha256
+        for path, sha256 in (
+            await session.execute(select(Attachment.stored_path, Attachment.sha256))
+        ).all()
+    }
+    photos = await session.execute(
+        select(Broadcast.photo_path, Broadcast.photo_sha256).where(
+            col(Broadcast.photo_path).is_not(None), col(Broadcast.photo_sha256).is_not(None)
+        )
+    )
+    for path, sha256 in photos.all():
+        files[path] = sha256
+    return files
+
+
+async def count_reports(session: AsyncSession) -> tuple[int, int]:
+    """How many reports there are, and how many of them were submitted."""
+    total = await session.scalar(select(func.count()).select_from(Report))
+    submitted = await session.scalar(
+        select(func.count()).select_from(Report).where(col(Report.submitted_at).is_not(None))
+    )
+    return int(total or 0), int(submitted or 0)

@@ -54,7 +54,7 @@ from telegram.ext import (
 from bot.channels.aiohttp_request import AiohttpRequest, NotSent
 from bot.channels.aiohttp_request import on_wire as on_wire_var
 from bot.settings import Settings
-from handlers import officer, router, timers
+from handlers import evidence, officer, router, timers
 from handlers.core import Forwarded, Inbound, IncomingFile, Outbound
 from handlers.i18n import check_catalogs, pick_language, translator
 from handlers.names import safe_filename
@@ -147,6 +147,14 @@ def build_application(settings: Settings, services: Services) -> Application:
 async def _on_start(application: Application) -> None:
     check_catalogs()
     services: Services = application.bot_data["services"]
+    settings = services.settings
+    problem = await asyncio.to_thread(
+        evidence.key_problem, settings.evidence_dir, settings.evidence_keys
+    )
+    if problem is not None:
+        log.error("%s; set the key they were encrypted with (docs/backup.md)", problem)
+    elif settings.evidence_keys is None:
+        log.info("evidence files are stored unencrypted (TINBAO_EVIDENCE_KEY is not set)")
     admins = [str(i) for i in services.settings.admin_ids]
     async with services.db.session() as session:
         await queue.sync_admins(session, CHANNEL, admins, services.clock())
@@ -500,7 +508,7 @@ class TelegramWarnings:
                         if "file" not in str(error).lower():
                             raise
                         log.info("sending the warning's photo by its id failed; uploading it")
-                data = await asyncio.to_thread(message.file.path.read_bytes)
+                data = await asyncio.to_thread(evidence.load, message.file.path, message.file.keys)
                 sent = await self.bot.send_photo(chat_id, photo=data, caption=caption, **extra)
                 uploaded = sent.photo[-1].file_id if sent.photo else None
                 return SendResult("sent", photo_id=uploaded)
@@ -526,7 +534,7 @@ class TelegramWarnings:
             if cause is None or isinstance(cause, NotSent):
                 return SendResult("retry", error=str(error))  # a 5xx, or no connection made
             return SendResult("unknown", error=str(error))
-        except OSError as error:
+        except evidence.Unreadable as error:
             return SendResult("failed", error=f"photo unreadable: {error}")
 
 
@@ -618,10 +626,14 @@ class TelegramOutbox:
                 return str(sent.message_id)
             except BadRequest:
                 log.info("resending by file id failed; uploading the stored copy")
-        if not file.path.is_file():
-            log.warning("evidence file missing on disk: %s", file.path)
-            return None
-        data = await asyncio.to_thread(file.path.read_bytes)
+        try:
+            data = await asyncio.to_thread(evidence.load, file.path, file.keys)
+        except evidence.Unreadable as error:
+            log.error("%s", error)
+            if file.unreadable is None:
+                return None
+            note = Outbound(f"{message.text}\n\n{file.unreadable}", message.buttons)
+            return await self._send_text(chat_id, note)
         # Uploaded as a document: the stored bytes stay exactly as received (no re-encoding).
         sent = await self.bot.send_document(
             chat_id,
