@@ -209,7 +209,8 @@ def event_hash(fields: Mapping[str, Any], prev_hash: str) -> str:
     return hashlib.sha256(canonical(fields, prev_hash)).hexdigest()
 
 
-def _fields(event: AuditEvent) -> dict[str, Any]:
+def hashed_fields(event: AuditEvent) -> dict[str, Any]:
+    """The fields of an event that its hash covers."""
     return {
         "at": event.at,
         "actor_id": event.actor_id,
@@ -273,7 +274,7 @@ async def verify(session: AsyncSession, anchor: tuple[int, str] | None = None) -
                 or event.id > last_id
                 or event.id != prev_id + 1
                 or event.prev_hash != prev_hash
-                or event_hash(_fields(event), event.prev_hash) != event.hash
+                or event_hash(hashed_fields(event), event.prev_hash) != event.hash
             ):
                 suspect = event
                 break
@@ -335,7 +336,7 @@ async def _diagnose(
             "inserted",
             f"it comes after the chain's last recorded event #{head_id}",
         )
-    if event_hash(_fields(event), event.prev_hash) != event.hash:
+    if event_hash(hashed_fields(event), event.prev_hash) != event.hash:
         return Break(event.id, "changed", "its recorded fields no longer match its hash")
     if event.prev_hash == prev_hash:  # linked correctly, yet the ids skip
         return Break(prev_id + 1, "deleted", _span(prev_id + 1, event.id - 1, "missing"))

@@ -43,22 +43,32 @@ async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
             f"PostgreSQL run skipped: set {POSTGRES_ENV}="
             "postgresql+asyncpg://postgres@127.0.0.1:5432/test to run it"
         )
+    async with scratch_postgres(base, "tinbao_test") as url:
+        yield url
+
+
+@asynccontextmanager
+async def scratch_postgres(base: str, prefix: str) -> AsyncIterator[str]:
+    """A new, empty PostgreSQL database next to `base`'s, dropped afterwards (a failure to
+    connect fails the test, as CI requires)."""
     import asyncpg
 
     url = make_url(base)
-    name = f"tinbao_test_{uuid.uuid4().hex[:12]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     admin_dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
-    admin = await asyncpg.connect(admin_dsn)  # a failure here fails the test, as CI requires
+    admin = await asyncpg.connect(admin_dsn)
     try:
         await admin.execute(f'CREATE DATABASE "{name}"')
     finally:
         await admin.close()
-    yield url.set(database=name).render_as_string(hide_password=False)
-    admin = await asyncpg.connect(admin_dsn)
     try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        yield url.set(database=name).render_as_string(hide_password=False)
     finally:
-        await admin.close()
+        admin = await asyncpg.connect(admin_dsn)
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
 
 
 @pytest.fixture

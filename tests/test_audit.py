@@ -366,16 +366,7 @@ def _rewrite(
     statements: list[str] = []
     params: dict[str, Any] = {}
     for event in events:
-        fields = {
-            "at": event.at,
-            "actor_id": event.actor_id,
-            "actor_role": event.actor_role,
-            "action": event.action,
-            "object_kind": event.object_kind,
-            "object_id": event.object_id,
-            "detail": event.detail,
-        }
-        digest = audit.event_hash(fields, prev)
+        digest = audit.event_hash(audit.hashed_fields(event), prev)
         params |= {f"p{event.id}": prev, f"h{event.id}": digest}
         statements.append(
             f"UPDATE auditevent SET id = {event.id - renumber}, prev_hash = :p{event.id}, "

@@ -13,7 +13,6 @@ import os
 import subprocess
 import sys
 import tarfile
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ from sqlalchemy.engine import make_url
 
 from handlers import evidence, seal
 from storage.migrate import head_revision
-from tests.conftest import POSTGRES_ENV
+from tests.conftest import POSTGRES_ENV, scratch_postgres
 from tests.test_evidence_at_rest import KEY, PDF, ask_for_files, sealed_bot
 from tests.test_officer_flow import OFFICER, file_report
 from tests.test_report_flow import JPEG, joined
@@ -56,22 +55,8 @@ async def restore_url(db_url: str, tmp_path: Path) -> AsyncIterator[str]:
     if make_url(db_url).get_backend_name() == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path / 'restored' / 'data' / 'tinbao.db'}"
         return
-    import asyncpg
-
-    url = make_url(os.environ[POSTGRES_ENV])
-    name = f"tinbao_restore_{uuid.uuid4().hex[:12]}"
-    admin_dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
-    admin = await asyncpg.connect(admin_dsn)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    yield url.set(database=name).render_as_string(hide_password=False)
-    admin = await asyncpg.connect(admin_dsn)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
+    async with scratch_postgres(os.environ[POSTGRES_ENV], "tinbao_restore") as url:
+        yield url
 
 
 def manifest_of(archive: Path) -> dict[str, Any]:
