@@ -137,11 +137,13 @@ async def test_three_processes_one_killed_every_report_once_and_complete(
         check_complete(report, files, links)
     for path in (data / "evidence").rglob("*"):
         assert path.is_dir() or path.stat().st_size > 0
-    # No reply was sent twice: the same message never follows itself in a chat.
+    # No reply was sent twice: the same message never follows itself in a chat. (Except the
+    # "continue your report?" prompt: it answers each /baocao of a resident who, getting no
+    # answer under this load, asks again, and may rightly come twice in a row.)
     for person in people:
         texts = [
             (str(c.params.get("text", "")), str(c.params.get("reply_markup")))
             for c in tg.by_chat[person.user_id]
-            if c.method == "sendMessage"
+            if c.method == "sendMessage" and "resume:go" not in str(c.params.get("reply_markup"))
         ]
         assert all(a != b for a, b in itertools.pairwise(texts)), person.user_id
