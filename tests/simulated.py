@@ -33,11 +33,11 @@ from sqlmodel import col, func, select
 from storage.engine import Database
 from storage.models import Attachment, Report, ReportIndicator
 from tests.fakebotapi import Call, FakeBotAPI
+from tests.test_crash import bot_env
 from tests.test_report_flow import JPEG
 from tests.updates import Resident
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def free_port() -> int:
@@ -59,14 +59,11 @@ def start_webhook(
     """`tinbao webhook` in its own process, as production starts it; every process shares the
     database and the data directory. Its log goes to `log` (a file: a full pipe that nobody
     reads would block the process)."""
-    env = (
-        {key: value for key, value in os.environ.items() if not key.startswith("TINBAO_")}
-        | {
-            "TINBAO_TELEGRAM_TOKEN": fake.token,
-            "TINBAO_TELEGRAM_API_URL": fake.base_url,
-            "TINBAO_TELEGRAM_FILE_URL": fake.file_url,
-            "TINBAO_DATABASE_URL": db_url,
-            "TINBAO_DATA_DIR": str(data_dir),
+    env = bot_env(
+        fake,
+        db_url,
+        data_dir,
+        **{
             "TINBAO_WEBHOOK_URL": webhook_url,
             "TINBAO_WEBHOOK_SECRET": secret,
             "TINBAO_LISTEN": f"127.0.0.1:{port}",
@@ -74,9 +71,8 @@ def start_webhook(
             "TINBAO_TIMER_SECONDS": "3600",
             "TINBAO_TELEGRAM_MAX_RATE": "0",  # the fake Bot API has no limit to respect
             "TINBAO_FLOOD_MESSAGES": "1000",
-            "PYTHONPATH": str(ROOT),
         }
-        | settings
+        | settings,
     )
     with (log or Path(os.devnull)).open("ab") as sink:
         return subprocess.Popen(

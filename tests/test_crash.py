@@ -19,12 +19,10 @@ from tests.updates import Resident
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def start_bot(
-    fake: FakeBotAPI, db_url: str, data_dir: Path, **settings: str
-) -> subprocess.Popen[bytes]:
-    """`tinbao run` in its own process, pointed at the fake Bot API (`settings`: more
-    `TINBAO_*` variables, e.g. `TINBAO_BROADCAST_RATE="20"`)."""
-    env = (
+def bot_env(fake: FakeBotAPI, db_url: str, data_dir: Path, **settings: str) -> dict[str, str]:
+    """The environment of a `tinbao` process pointed at the fake Bot API: this one's, without
+    its `TINBAO_*` variables, plus `settings` (e.g. `TINBAO_BROADCAST_RATE="20"`)."""
+    return (
         {key: value for key, value in os.environ.items() if not key.startswith("TINBAO_")}
         | {
             "TINBAO_TELEGRAM_TOKEN": fake.token,
@@ -36,6 +34,13 @@ def start_bot(
         }
         | settings
     )
+
+
+def start_bot(
+    fake: FakeBotAPI, db_url: str, data_dir: Path, **settings: str
+) -> subprocess.Popen[bytes]:
+    """`tinbao run` in its own process, pointed at the fake Bot API."""
+    env = bot_env(fake, db_url, data_dir, **settings)
     return subprocess.Popen(
         [sys.executable, "-m", "bot.cli", "run"],
         cwd=data_dir,
