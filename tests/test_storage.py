@@ -6,9 +6,11 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import select
 
-from storage import intel, reports
+from storage import engine, intel, reports
 from storage.dialogues import StaleDialogue, load_dialogue, save_dialogue, start_dialogue
 from storage.engine import Database
 from storage.migrate import head_revision, upgrade
@@ -194,3 +196,52 @@ async def test_one_sender_holds_a_broadcast_until_its_lease_lapses(db: Database)
         later = await broadcasts.take_lease(session, "p2", NOW + timedelta(seconds=31), lease)
         assert await broadcasts.renew_lease(session, draft.id, "p0", NOW, lease) is None
     assert taken == draft.id and second is None and later == draft.id
+
+
+async def _kill_connections(db: Database) -> int:
+    """Have PostgreSQL end every other connection to this database, as a restart would."""
+    async with db.session() as session:
+        mine = (await session.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+    killer = Database(db.url)
+    try:
+        async with killer.session() as session:
+            ended = await session.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            )
+            count = len(ended.all())
+    finally:
+        await killer.dispose()
+    assert mine  # our pooled connection was one of them
+    return count
+
+
+async def test_connections_dropped_while_idle_are_replaced_unnoticed(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if db.is_sqlite:
+        pytest.skip("SQLite has no server to lose connections to")
+    monkeypatch.setattr(engine, "IDLE_PING_SECONDS", 0.2)
+    assert await _kill_connections(db) >= 1
+    await asyncio.sleep(0.3)  # idle long enough to be tested before use
+    async with db.session() as session:
+        assert (await session.execute(text("SELECT 1"))).scalar_one() == 1
+
+
+async def test_a_connection_dropped_while_in_use_costs_one_failure_at_most(db: Database) -> None:
+    if db.is_sqlite:
+        pytest.skip("SQLite has no server to lose connections to")
+    await _kill_connections(db)  # just used: not tested again before its next use
+    failures = 0
+    for _ in range(2):
+        try:
+            async with db.session() as session:
+                assert (await session.execute(text("SELECT 1"))).scalar_one() == 1
+        except DBAPIError as error:
+            assert error.connection_invalidated  # the pool is renewed, not kept broken
+            failures += 1
+    assert failures <= 1
+    async with db.session() as session:
+        assert (await session.execute(text("SELECT 1"))).scalar_one() == 1
