@@ -45,7 +45,7 @@ from bench.scratch import PostgresUnavailable, postgres_url, sqlite_url
 from storage.engine import Database
 from storage.migrate import upgrade
 from tests.fakebotapi import FakeBotAPI
-from tests.simulated import LoadBalancer, Telegram, free_port, resident, start_webhook, wait_ready
+from tests.simulated import LoadBalancer, Telegram, free_ports, resident, start_webhook, wait_ready
 from tests.updates import Resident
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -74,7 +74,7 @@ async def measure(label: str, db_url: str, processes: int, residents: int) -> Re
     await db.dispose()
     with tempfile.TemporaryDirectory(prefix="tinbao-scale-") as tmp:
         data = Path(tmp)
-        ports = [free_port() for _ in range(processes)]
+        ports = free_ports(processes)
         backends = [f"http://127.0.0.1:{port}" for port in ports]
         balancer = LoadBalancer(backends)
         running: list[subprocess.Popen[bytes]] = []

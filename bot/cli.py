@@ -53,6 +53,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logs.configure(level)
     try:
         settings = Settings()
+        if settings.log_level:
+            level = logging.getLevelNamesMapping()[settings.log_level.upper()]
         logs.configure(level, settings.log_format, secrets=settings.secrets())
         return int(args.func(settings, args) or 0)
     except ValidationError as error:

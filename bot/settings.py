@@ -76,6 +76,9 @@ class Settings(BaseSettings):
     inbox_claim_seconds: float = Field(default=60.0, gt=0)
     # "text" for people, "json" for log collectors (one object a line).
     log_format: str = Field(default="text", pattern="^(text|json)$")
+    # DEBUG adds a line for each reply sent (the update it answers and the message's id, no
+    # text); unset, `tinbao run` and `tinbao webhook` log at INFO, other commands at WARNING.
+    log_level: str | None = Field(default=None, pattern="(?i)^(debug|info|warning|error)$")
 
     # Scam warnings (documented in .env.example). Telegram takes about 30 messages a second
     # from a bot; paid broadcasts (`allow_paid_broadcast`, charged in Stars) up to 1,000.

@@ -45,6 +45,9 @@ async def deliver(
         except Exception:
             log.exception("sending a message failed")
             sent = None
+        if sent is not None and inbound.update_id is not None:
+            # Which update each message answers: how a reply sent twice would be traced.
+            log.debug("update %s: message %s sent", inbound.update_id, sent)
         if sent is None and _private_from_group(inbound, reply) and not unreachable:
             # Telegram lets a bot write to someone only after they opened a chat with it.
             unreachable = True

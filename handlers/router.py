@@ -215,8 +215,7 @@ def _schedule_album_ack(
             user = await get_user(session, inbound.channel, inbound.user_id)
             ctx = Ctx(services, session, inbound, user, t, services.clock())
             replies = await intake.album_prompt(ctx, report_id, media_group_id)
-        for reply in coalesce(replies):
-            await outbox.send(inbound, reply)
+        await deliver(services, outbox, inbound, coalesce(replies))
 
     services.debouncer.schedule(key, services.settings.album_quiet_seconds, acknowledge)
 

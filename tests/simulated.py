@@ -14,6 +14,7 @@ each question from its buttons, answers, and waits for the next question. If no 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import os
 import random
@@ -40,10 +41,19 @@ from tests.updates import Resident
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 
 
+def free_ports(count: int) -> list[int]:
+    """`count` different ports free on this machine: all bound at once before any is let go
+    (one at a time, the system may hand out the same port twice, and a second server started
+    on it fails while the first answers in its place)."""
+    with contextlib.ExitStack() as stack:
+        socks = [stack.enter_context(socket.socket()) for _ in range(count)]
+        for sock in socks:
+            sock.bind(("127.0.0.1", 0))
+        return [int(sock.getsockname()[1]) for sock in socks]
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    return free_ports(1)[0]
 
 
 def start_webhook(
@@ -162,13 +172,16 @@ class Telegram:
     rng: random.Random = field(default_factory=lambda: random.Random(7))
     ids: itertools.count[int] = field(default_factory=lambda: itertools.count(100_000))
     by_chat: dict[int, list[Call]] = field(default_factory=lambda: defaultdict(list))
+    chat_of: dict[int, int] = field(default_factory=dict)  # update id -> the chat it came from
     seen: int = 0
     posted: int = 0
     retried: int = 0
     duplicated: int = 0
     latencies: list[float] = field(default_factory=list)
     session: aiohttp.ClientSession | None = None
-    changed: asyncio.Event = field(default_factory=asyncio.Event)
+    # One event per chat, set when that chat gets a message: a waiting resident wakes only
+    # for its own chat (300 residents woken by every message cost more than the bot did).
+    changed: dict[int, asyncio.Event] = field(default_factory=lambda: defaultdict(asyncio.Event))
     # Telegram opens at most `max_connections` (40 by default) to a bot's webhook at once.
     connections: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(40))
     _indexer: asyncio.Task[None] | None = None
@@ -190,9 +203,8 @@ class Telegram:
                 for call in calls[self.seen :]:
                     if call.chat_id is not None and call.ok:
                         self.by_chat[call.chat_id].append(call)
+                        self.changed.pop(call.chat_id, asyncio.Event()).set()
                 self.seen = len(calls)
-                self.changed.set()
-                self.changed = asyncio.Event()
             await asyncio.sleep(0.01)
 
     def stamp(self, update: dict[str, Any]) -> dict[str, Any]:
@@ -202,6 +214,9 @@ class Telegram:
         """Deliver one update: retried until the webhook says 200; sometimes delivered twice."""
         assert self.session is not None
         self.posted += 1
+        sent = update.get("message") or update.get("callback_query", {}).get("message") or {}
+        if "chat" in sent:
+            self.chat_of[update["update_id"]] = sent["chat"]["id"]
         copies = 2 if self.rng.random() < self.duplicate_share else 1
         if copies == 2:
             self.duplicated += 1
@@ -240,7 +255,7 @@ class Telegram:
             left = deadline - time.monotonic()
             if left <= 0:
                 return None
-            event = self.changed
+            event = self.changed[chat_id]
             try:
                 await asyncio.wait_for(event.wait(), min(left, 0.5))
             except TimeoutError:
@@ -275,14 +290,24 @@ class Outcome:
 
 
 async def resident(
-    tg: Telegram, r: Resident, *, phone: str, account: str, patience: float = 10.0
+    tg: Telegram,
+    r: Resident,
+    *,
+    phone: str,
+    account: str,
+    patience: float = 10.0,
+    think: tuple[float, float] = (0.0, 0.0),
 ) -> Outcome:
-    """One complete report, as a person makes it (see the module docstring)."""
+    """One complete report, as a person makes it (see the module docstring). Before each
+    message the person reads and types for `think` seconds (a random span within it)."""
     outcome = Outcome(r.user_id)
     mark = len(tg.by_chat[r.user_id])
+    rng = random.Random(r.user_id)
 
     async def send(update: dict[str, Any], want: Any = _is_question) -> Call | None:
         nonlocal mark
+        if think[1] > 0:
+            await asyncio.sleep(rng.uniform(*think))
         started = time.monotonic()
         await tg.post(tg.stamp(update))
         found = await tg.next_reply(r.user_id, mark, want, patience)

@@ -6,7 +6,6 @@ import asyncio
 import datetime as dtm
 import json
 import os
-import socket
 import sys
 import time
 import warnings
@@ -38,6 +37,7 @@ from telegram.ext import (
 )
 
 from tests.fakebotapi import MAX_DOWNLOAD_SIZE, FakeBotAPI, Upload
+from tests.simulated import free_port
 from tests.updates import Resident, entity_for, utf16_len
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -448,15 +448,8 @@ async def test_real_application_polling(fake: FakeBotAPI) -> None:
     assert fake.pending_updates == 0
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 async def test_control_api_in_subprocess() -> None:
-    port = _free_port()
+    port = free_port()
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",

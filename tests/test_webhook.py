@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -27,16 +26,11 @@ from storage.migrate import upgrade
 from storage.models import InboxUpdate, utcnow
 from tests.conftest import make_settings
 from tests.fakebotapi import FakeBotAPI
+from tests.simulated import free_port
 from tests.test_cli import tinbao
 from tests.updates import Resident
 
 SECRET = "s3cr3t-token_for-tests"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
