@@ -142,7 +142,21 @@ def _parser() -> argparse.ArgumentParser:
         help="with --indicators: only those reported by this many residents, or verified "
         "(default TINBAO_CHECK_MIN_REPORTERS)",
     )
+    export.add_argument(
+        "--with-identity",
+        action="store_true",
+        help="add who made each named report (app, user id, name, contact phone); needs "
+        "--reason, and is recorded in the audit log",
+    )
+    export.add_argument("--reason", default=None, help="with --with-identity: why (audited)")
     export.set_defaults(func=_export)
+
+    reveal = commands.add_parser(
+        "reveal", help="show who made a report (app, user id, name, contact phone), audited"
+    )
+    reveal.add_argument("code", help="the case code, e.g. TB-2611-0042")
+    reveal.add_argument("--reason", default=None, help="why you need to know (audited)")
+    reveal.set_defaults(func=_reveal)
 
     extract = commands.add_parser(
         "extract", help="print the phones, accounts, links… found in a message read on stdin"
@@ -461,6 +475,57 @@ def _user(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _reveal(settings: Settings, args: argparse.Namespace) -> int:
+    """`tinbao reveal CODE --reason …`: who made a report, as `/danhtinh` shows an admin."""
+    from handlers.officer import CODE
+    from storage import identity, queue
+
+    reason = _reason(args.reason, "reveal")
+    code = args.code.strip().upper()
+    if not CODE.fullmatch(code):
+        raise CommandError(f"{args.code!r} is not a case code (e.g. TB-2611-0042)")
+
+    async def go() -> list[str]:
+        db = await open_database(settings)
+        try:
+            async with db.session() as session:
+                report = await queue.by_code(session, code)
+                if report is None or report.status == "draft":
+                    raise CommandError(f"no report has the code {code}")
+                found = await identity.reveal(session, report)
+                audit.record(
+                    session,
+                    audit.CLI,
+                    "identity.revealed",
+                    "report",
+                    report.id,
+                    utcnow(),
+                    {
+                        "code": report.code,
+                        "reason": reason[: audit.MAX_STRING],
+                        "result": found.state,
+                    },
+                )
+        finally:
+            await db.dispose()
+        if found.state == "anonymous":
+            return [f"{code}: the reporter chose to stay anonymous; nothing is revealed"]
+        if found.state == "erased":
+            return [f"{code}: the reporter's identity was deleted; nothing to reveal"]
+        return [
+            f"code\t{code}",
+            f"channel\t{found.channel}",
+            f"external_id\t{found.external_id}",
+            f"name\t{safe_name(found.name)}",
+            f"contact_phone\t{found.phone or ''}",
+            f"handle\t{found.handle}",
+        ]
+
+    for line in asyncio.run(go()):
+        print(line)
+    return 0
+
+
 CSV_COLUMNS = [
     "code",
     "status",
@@ -474,22 +539,41 @@ CSV_COLUMNS = [
     "assignee",
     "indicators",
     "attachments",
-    "reporter_channel",
-    "reporter_external_id",
-    "reporter_contact_phone",
+    "reporter_handle",
+    "reporter_contact_allowed",
 ]
+# Added only by `--with-identity`.
+IDENTITY_COLUMNS = ["reporter_channel", "reporter_external_id", "reporter_name", "reporter_phone"]
+# The minimum an identity export's reason must say (as `/danhtinh` asks in the bot).
+MIN_REASON_WORDS = 3
 
 
-def csv_row(report: dict[str, Any]) -> dict[str, Any]:
-    """A report flattened for CSV: lists joined with `;`, the reporter in three columns."""
+def csv_row(report: dict[str, Any], with_identity: bool = False) -> dict[str, Any]:
+    """A report flattened for CSV: lists joined with `;`, the reporter in two columns (six
+    with the identity)."""
     reporter = report["reporter"] or {}
-    row = {key: report[key] for key in CSV_COLUMNS[:10]}
+    row = {key: report[key] for key in CSV_COLUMNS[:12]}
     row["indicators"] = ";".join(f"{i['kind']}:{i['value']}" for i in report["indicators"])
     row["attachments"] = ";".join(a["sha256"] for a in report["attachments"])
-    row["reporter_channel"] = reporter.get("channel")
-    row["reporter_external_id"] = reporter.get("external_id")
-    row["reporter_contact_phone"] = reporter.get("contact_phone")
+    row["reporter_handle"] = reporter.get("handle")
+    row["reporter_contact_allowed"] = reporter.get("contact_allowed")
+    if with_identity:
+        row["reporter_channel"] = reporter.get("channel")
+        row["reporter_external_id"] = reporter.get("external_id")
+        row["reporter_name"] = reporter.get("name")
+        row["reporter_phone"] = reporter.get("contact_phone")
     return row
+
+
+def _reason(reason: str | None, option: str) -> str:
+    """The reason given for seeing identities, or a one-line error asking for one."""
+    text = (reason or "").strip()
+    if len(text.split()) < MIN_REASON_WORDS:
+        raise CommandError(
+            f"{option} needs --reason saying why, in a few words "
+            '(e.g. --reason "court request 12/2026 for case TB-2611-0042")'
+        )
+    return text
 
 
 def _export(settings: Settings, args: argparse.Namespace) -> int:
@@ -498,36 +582,60 @@ def _export(settings: Settings, args: argparse.Namespace) -> int:
     if args.format == "stix":
         raise CommandError("--format stix is for --indicators; reports export as jsonl or csv")
     args.format = args.format or "jsonl"
+    with_identity = bool(args.with_identity)
+    if with_identity:
+        reason = _reason(args.reason, "--with-identity")
+    elif args.reason is not None:
+        raise CommandError("--reason goes with --with-identity")
 
     async def go() -> None:
+        from storage import identity
+
         db = await open_database(settings)
         try:
             # On record, committed, before the first row is written: an export cut short has
-            # still left the building in part.
+            # still left the building in part. Reporters without a handle get one first, as
+            # the export only reads.
             async with db.session() as session:
+                await identity.give_handles(session)
                 count = await submitted_count(session)
+                now = utcnow()
                 audit.record(
                     session,
                     audit.CLI,
                     "reports.exported",
                     "export",
                     None,
-                    utcnow(),
+                    now,
                     {"format": args.format, "reports": count},
                 )
+                if with_identity:
+                    named = await identity.named_count(session)
+                    audit.record(
+                        session,
+                        audit.CLI,
+                        "export.identity",
+                        "export",
+                        None,
+                        now,
+                        {
+                            "format": args.format,
+                            "reason": reason[: audit.MAX_STRING],
+                            "count": named,
+                        },
+                    )
         except Exception:
             await db.dispose()
             raise
-        writer = (
-            csv.DictWriter(sys.stdout, fieldnames=CSV_COLUMNS) if args.format == "csv" else None
-        )
+        columns = CSV_COLUMNS + (IDENTITY_COLUMNS if with_identity else [])
+        writer = csv.DictWriter(sys.stdout, fieldnames=columns) if args.format == "csv" else None
         if writer is not None:
             writer.writeheader()
         try:
             async with db.session() as session:
-                async for report in export_reports(session):
+                async for report in export_reports(session, with_identity=with_identity):
                     if writer is not None:
-                        writer.writerow(csv_row(report))
+                        writer.writerow(csv_row(report, with_identity))
                     else:
                         sys.stdout.write(json.dumps(report, ensure_ascii=False) + "\n")
         finally:

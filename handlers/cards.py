@@ -1,7 +1,9 @@
 """What officers see: the priority of a report, its card in the queue, and its full detail.
 
-Nothing here may reveal an anonymous reporter: cards and details show a reporter's Telegram
-id and phone only when the resident chose to be contactable.
+Nothing here reveals who a reporter is: officers see a named reporter's pseudonymous handle
+(`storage.identity`), which tells them which reports come from the same person, and whether
+the reporter may be contacted; an anonymous or erased reporter shows no handle at all. Only an
+admin reveals an identity (`handlers.reveal`).
 """
 
 from __future__ import annotations
@@ -16,10 +18,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from handlers.core import Button, Outbound
 from handlers.draft import DraftIndicator
 from handlers.i18n import DEFAULT_LANGUAGE, N_, VIETNAM, Translator, translator
-from handlers.intake import display_value, format_phone
+from handlers.intake import display_value
 from handlers.names import safe_name
 from handlers.texts import category_label
-from storage import intel, queue
+from storage import identity, intel, queue
 from storage import reports as report_store
 from storage.models import Report, ReportEvent, User
 
@@ -160,6 +162,7 @@ class Facts:
     assignee: User | None
     shared: int  # other reports sharing an indicator with it
     cluster: int  # reports linked to it through shared indicators, transitively, itself included
+    handle: str | None  # the reporter's pseudonym; None when anonymous or erased
 
     @property
     def code(self) -> str:
@@ -175,7 +178,8 @@ async def facts(session: AsyncSession, report: Report) -> Facts:
     assignee = await session.get(User, report.assignee_id) if report.assignee_id else None
     shared = len({code for item in linked for code in item.others})
     size = len(await intel.cluster(session, report.id)) if shared else 1
-    return Facts(report, linked, files, assignee, shared, size)
+    handle = await identity.reporter_handle(session, report)
+    return Facts(report, linked, files, assignee, shared, size, handle)
 
 
 def cluster_line(t: Translator, f: Facts) -> str:
@@ -224,6 +228,7 @@ def card(
     )
     if report.submitted_at:
         lines.append(t._("Sent {ago}").format(ago=ago(t, report.submitted_at, now)))
+    lines.append(reporter_line(t, report, f.handle))
     lines.append(_status_line(t, f))
     assert report.id is not None
     buttons = [[Button(t._("📄 Details"), f"o:view:{report.id}")]]
@@ -264,19 +269,23 @@ def _status_line(t: Translator, f: Facts) -> str:
 CHANNEL_NAMES = {"telegram": "Telegram", "zalo": "Zalo", "console": "Console"}
 
 
-def reporter_line(t: Translator, report: Report, reporter: User | None) -> str:
-    """Who reported it, as far as officers may know."""
-    if report.anonymous or reporter is None:
+def reporter_line(t: Translator, report: Report, handle: str | None) -> str:
+    """Who reported it, as far as officers may know: a handle, never an identity."""
+    if report.anonymous:
         return t._("👤 Anonymous: reachable only through the bot (Ask the reporter).")
-    app = CHANNEL_NAMES.get(reporter.channel, reporter.channel)
-    parts = [t._("👤 {app} id {id}").format(app=app, id=reporter.external_id)]
-    if report.contact_phone:
-        parts.append(
-            t._("may be called on {phone}").format(phone=format_phone(report.contact_phone))
-        )
-    else:
-        parts.append(t._("may be contacted through the bot"))
-    return ", ".join(parts)
+    if handle is None:
+        return t._("👤 The reporter's data was deleted: they can no longer be reached.")
+    who = t._("👤 Reporter {handle}").format(handle=handle)
+    if report.contact_allowed:
+        return who + ", " + t._("agreed to be contacted (an admin can reveal how)")
+    return who + ", " + t._("reachable only through the bot")
+
+
+def handle_note(t: Translator, report: Report, handle: str | None) -> str:
+    """The short reporter mark in lists of reports: the handle, or that there is none."""
+    if report.anonymous:
+        return t._("anonymous")
+    return handle or t._("reporter deleted")
 
 
 EVENT_NAMES: dict[str, str] = {

@@ -21,7 +21,7 @@ from handlers.extract import extract_indicators
 from handlers.i18n import DEFAULT_LANGUAGE, N_, Translator, translator
 from handlers.names import safe_filename, safe_name
 from handlers.texts import category_label
-from storage import audit, intel, queue
+from storage import audit, identity, intel, queue
 from storage import reports as report_store
 from storage.models import Attachment, PendingInput, Report, User
 
@@ -43,6 +43,7 @@ MENU = (
     ("canbo", "officers", "officers", N_("Manage officers (admins)")),
     ("cam", "ban", "ban", N_("Ban someone who misuses the bot (admins)")),
     ("bocam", "unban", "unban", N_("Lift a ban (admins)")),
+    ("danhtinh", "reveal", "reveal", N_("Reveal who made a report, with a reason (admins)")),
 )
 COMMANDS = {
     name: action for vietnamese, english, action, _ in MENU for name in (vietnamese, english)
@@ -193,7 +194,7 @@ async def queue_list(ctx: Ctx) -> Outbound:
         waiting,
         key=lambda r: (-cards.priority(r, shared.get(r.id or 0, 0), ctx.now), r.id),
     )
-    return _report_list(
+    return await _report_list(
         t,
         ranked,
         shared,
@@ -217,12 +218,14 @@ async def assigned_list(ctx: Ctx, officer: User) -> Outbound:
     title = t.ngettext(
         "🗂 You are handling {n} report", "🗂 You are handling {n} reports", len(mine)
     ).format(n=len(mine))
-    return _report_list(t, mine, shared, ctx, title)
+    return await _report_list(t, mine, shared, ctx, title)
 
 
-def _report_list(
+async def _report_list(
     t: Translator, reports: list[Report], shared: dict[int, int], ctx: Ctx, title: str
 ) -> Outbound:
+    """Reports one per line; each names its reporter by handle only, so an officer sees which
+    reports one person made without learning who."""
     lines = []
     buttons = []
     for report in reports[:LIST_LIMIT]:
@@ -230,10 +233,12 @@ def _report_list(
         score = cards.priority(report, shared.get(report.id, 0), ctx.now)
         money = t.money(report.amount_lost_vnd) if report.amount_lost_vnd else "—"
         since = report.queued_at or report.submitted_at or ctx.now
+        handle = await identity.reporter_handle(ctx.session, report)
         lines.append(
             f"{cards.priority_label(t, score)} {report.code}\n"
             f"   {category_label(t, report.category)} · {money} · "
-            f"{status_name(t, report.status)} · {cards.ago(t, since, ctx.now)}"
+            f"{status_name(t, report.status)} · {cards.ago(t, since, ctx.now)} · "
+            f"👤 {cards.handle_note(t, report, handle)}"
         )
         buttons.append([Button(t._("📄 {code}").format(code=report.code), f"o:view:{report.id}")])
     if len(reports) > LIST_LIMIT:
@@ -277,7 +282,7 @@ async def linked_reports(ctx: Ctx, query: str) -> Outbound:
     title = t.ngettext("🕸 {n} linked report", "🕸 {n} linked reports", len(reports)).format(
         n=len(reports)
     )
-    return _report_list(t, reports, shared, ctx, title)
+    return await _report_list(t, reports, shared, ctx, title)
 
 
 def _wanted(query: str) -> list[tuple[str, str]]:
@@ -320,7 +325,7 @@ async def search(ctx: Ctx, query: str) -> list[Outbound]:
     title = t.ngettext("🔎 {n} report found", "🔎 {n} reports found", len(reports)).format(
         n=len(reports)
     )
-    return [_report_list(t, reports, shared, ctx, title)]
+    return [await _report_list(t, reports, shared, ctx, title)]
 
 
 def _searched(ctx: Ctx, how: str, kinds: list[str], found: int) -> None:
@@ -714,7 +719,6 @@ async def detail(ctx: Ctx, report: Report, officer: User) -> list[Outbound]:
         session, actor(ctx), "report.viewed", "report", report.id, ctx.now, {"code": report.code}
     )
     f = await cards.facts(session, report)
-    reporter = await session.get(User, report.reporter_id) if report.reporter_id else None
     lines = [
         t._("Status: {status}").format(status=status_name(t, report.status))
         + (f" — {cards.officer_name(t, f.assignee)}" if f.assignee else ""),
@@ -726,7 +730,7 @@ async def detail(ctx: Ctx, report: Report, officer: User) -> list[Outbound]:
         lines.append(t._("🕑 When: {when}").format(when=cards.when(t, report.occurred_at)))
     if report.submitted_at:
         lines.append(t._("📨 Sent: {when}").format(when=t.when(report.submitted_at)))
-    lines.append(cards.reporter_line(t, report, reporter))
+    lines.append(cards.reporter_line(t, report, f.handle))
     score = cards.priority(report, f.shared, ctx.now)
     lines.append(t._("Priority: {priority}").format(priority=cards.priority_label(t, score)))
     if f.linked:

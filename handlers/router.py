@@ -20,6 +20,7 @@ from handlers import (
     intake,
     limits,
     officer,
+    reveal,
     screenshots,
     stats,
     warnings,
@@ -337,6 +338,8 @@ async def _dispatch(ctx: Ctx, prepared: list[intake.PreparedFile]) -> list[Outbo
     text = unicodedata.normalize("NFC", inbound.text or "")
     if pending is not None and pending.action in ("note", "ask") and officer.is_staff(ctx):
         return await officer.on_input(ctx, pending, text)
+    if pending is not None and pending.action == "reveal" and officer.is_staff(ctx):
+        return await reveal.on_input(ctx, pending, text)
     if (
         officer.is_staff(ctx)
         and officer.CODE.fullmatch(text.strip())
@@ -533,6 +536,8 @@ async def _staff_command(ctx: Ctx, action: str) -> list[Outbound]:
         return await warnings.command(ctx)
     if action in ("ban", "unban"):
         return await bans.command(ctx, action)
+    if action == "reveal":
+        return await reveal.command(ctx)
     if action == "stats":
         if not officer.is_staff(ctx):
             return officer.refusal(ctx, f"/{ctx.inbound.command}")

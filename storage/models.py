@@ -46,9 +46,17 @@ def _ts(nullable: bool = False, default: Any = None) -> Any:
 
 
 class User(SQLModel, table=True):
-    """Someone who talks to the bot. Created only once they consent."""
+    """Someone who talks to the bot. Created only once they consent.
 
-    __table_args__ = (sa.UniqueConstraint("channel", "external_id", name="uq_user_channel"),)
+    This is the identity table (docs/privacy.md): the app's user id and, for staff, the name.
+    Officers never see these for a reporter, only `handle`, a random pseudonym that shows which
+    reports come from the same person without saying who (`storage.identity`).
+    """
+
+    __table_args__ = (
+        sa.UniqueConstraint("channel", "external_id", name="uq_user_channel"),
+        sa.Index("ix_user_handle", "handle", unique=True),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     channel: str = Field(max_length=16)
@@ -60,6 +68,8 @@ class User(SQLModel, table=True):
     consent_at: datetime | None = _ts(nullable=True)
     consent_version: str | None = Field(default=None, max_length=16)
     created_at: datetime = _ts(default=utcnow)
+    # The reporter's pseudonym for officers (`NB-7K3QXM`), given when first needed.
+    handle: str | None = Field(default=None, max_length=16)
 
 
 class Dialogue(SQLModel, table=True):
@@ -96,7 +106,6 @@ class Report(SQLModel, table=True):
     amount_lost_vnd: int | None = Field(default=None, sa_type=sa.BigInteger)
     anonymous: bool = False
     contact_allowed: bool = False
-    contact_phone: str | None = Field(default=None, max_length=32)
     assignee_id: int | None = Field(default=None, foreign_key="user.id")
     created_at: datetime = _ts(default=utcnow)
     submitted_at: datetime | None = _ts(nullable=True)
@@ -109,6 +118,22 @@ class Report(SQLModel, table=True):
     announced_at: datetime | None = _ts(nullable=True)
     claimed_at: datetime | None = _ts(nullable=True)
     last_action_at: datetime | None = _ts(nullable=True)
+
+
+class ReporterContact(SQLModel, table=True):
+    """The phone number a reporter gave so officers may call them: identity, kept apart.
+
+    Read only when an admin reveals the reporter (`storage.identity.reveal`), never for
+    cards, details or plain exports; erased with the reporter's identity.
+    """
+
+    report_id: int = Field(
+        sa_column=sa.Column(
+            sa.Integer, sa.ForeignKey("report.id", ondelete="CASCADE"), primary_key=True
+        )
+    )
+    phone: str = Field(max_length=32)
+    created_at: datetime = _ts(default=utcnow)
 
 
 class Indicator(SQLModel, table=True):

@@ -12,7 +12,7 @@ from sqlalchemy import delete, func
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from storage import audit
+from storage import audit, identity
 from storage.models import (
     Attachment,
     Broadcast,
@@ -164,7 +164,6 @@ async def submit_report(
     report.amount_lost_vnd = fields.amount_lost_vnd
     report.anonymous = fields.anonymous
     report.contact_allowed = fields.contact_allowed
-    report.contact_phone = fields.contact_phone
     report.code = await next_case_code(session, now)
     report.status = "new"
     report.submitted_at = now
@@ -172,6 +171,11 @@ async def submit_report(
     session.add(report)
     await session.flush()
     assert report.id is not None
+    # The phone is identity: kept apart from the report, read only by an admin's reveal.
+    if fields.contact_phone and not fields.anonymous:
+        await identity.save_contact(session, report.id, fields.contact_phone, now)
+    if not fields.anonymous:
+        await identity.reporter_handle(session, report)
     seen: set[tuple[str, str]] = set()
     for item in indicators:
         if (item.kind, item.value) in seen:
@@ -284,8 +288,16 @@ async def submitted_count(session: AsyncSession) -> int:
     return int(result.scalar_one())
 
 
-async def export_reports(session: AsyncSession) -> AsyncIterator[dict[str, Any]]:
-    """Every submitted report in the export format of DESIGN.md, oldest first."""
+async def export_reports(
+    session: AsyncSession, *, with_identity: bool = False
+) -> AsyncIterator[dict[str, Any]]:
+    """Every submitted report in the export format of docs/export.md, oldest first.
+
+    A named report's `reporter` is its handle and whether they may be contacted; anonymous
+    (and erased) reporters are null. `with_identity` adds who they are (an admin's choice,
+    audited by the caller). Handles must exist already (`identity.give_handles`): this only
+    reads, while it streams.
+    """
     result = await session.stream(
         select(Report, User)
         .outerjoin(User, col(User.id) == Report.reporter_id)
@@ -316,14 +328,23 @@ async def export_reports(session: AsyncSession) -> AsyncIterator[dict[str, Any]]
             ],
             "reporter": None
             if report.anonymous or reporter is None
-            else {
-                "channel": reporter.channel,
-                "external_id": reporter.external_id,
-                "language": reporter.language,
-                "contact_allowed": report.contact_allowed,
-                "contact_phone": report.contact_phone,
-            },
+            else await _reporter(session, report, reporter, with_identity),
         }
+
+
+async def _reporter(
+    session: AsyncSession, report: Report, reporter: User, with_identity: bool
+) -> dict[str, Any]:
+    shown: dict[str, Any] = {"handle": reporter.handle, "contact_allowed": report.contact_allowed}
+    if with_identity:
+        assert report.id is not None
+        shown |= {
+            "channel": reporter.channel,
+            "external_id": reporter.external_id,
+            "name": reporter.display_name,
+            "contact_phone": await identity.contact_for(session, report.id),
+        }
+    return shown
 
 
 def _iso(value: datetime | None) -> str | None:

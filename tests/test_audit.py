@@ -21,7 +21,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import col, select
 
-from storage import audit
+from storage import audit, identity
 from storage.engine import Database
 from storage.migrate import upgrade
 from storage.models import AuditEvent, AuditHead, Report, User, utcnow
@@ -94,7 +94,9 @@ async def test_an_officer_session_and_an_export_leave_one_unbroken_chain_with_no
         )
     code = await file_report(h, reporter, anonymous=False, with_photo=True, phone=SCAMMER_PHONE)
     report = await report_row(h, code)
-    assert report.contact_phone is not None and report.description == STORY
+    assert report.description == STORY and report.id is not None
+    async with db.session() as session:
+        assert await identity.contact_for(session, report.id) is not None
     # The officer claims it from the group card, opens it and its evidence, works it.
     await claim(h, OFFICER, code)
     assert code in joined(await h.send(OFFICER.command("xem", code)))

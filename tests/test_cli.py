@@ -216,7 +216,7 @@ def test_a_report_made_in_the_terminal_is_exported_as_jsonl_and_csv(
         "phone:+84912345678",
     }
     assert row["attachments"] == attachment["sha256"]
-    assert row["reporter_channel"] == ""
+    assert row["reporter_handle"] == "" and "reporter_channel" not in row  # no identity
 
 
 def test_officers_are_added_listed_and_removed(tmp_path: Path, db_url: str) -> None:

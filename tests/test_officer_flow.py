@@ -347,12 +347,20 @@ async def test_an_anonymous_reporter_is_never_shown_to_officers(
         assert secret not in caplog.text, secret
 
 
-async def test_a_contactable_reporter_is_shown_with_their_phone(queue_bot: Harness) -> None:
+async def test_a_contactable_reporter_is_shown_by_handle_and_revealed_only_to_an_admin(
+    queue_bot: Harness,
+) -> None:
     h, r = queue_bot, Resident(2065, "Lan")
     code = await file_report(h, r, anonymous=False)
     calls = await h.send(OFFICER.command("xem", code))
     detail = joined(calls)
-    assert f"Telegram id {r.user_id}" in detail and "0903 123 456" in detail
+    handle = re.search(r"NB-[0-9A-Z]{6}", detail)
+    assert handle and "agreed to be contacted" in detail
+    assert str(r.user_id) not in detail and "0903 123 456" not in detail
+    calls = await h.send(ADMIN.command("danhtinh", f"{code} she asked us to call her back"))
+    shown = joined(calls)
+    assert f"User id: {r.user_id}" in shown and "0903 123 456" in shown
+    assert handle.group(0) in shown
 
 
 async def test_a_resident_forging_an_officer_button_or_command_is_refused(

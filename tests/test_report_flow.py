@@ -13,6 +13,7 @@ from sqlmodel import select
 
 from handlers.i18n import VIETNAM
 from handlers.texts import CATEGORIES
+from storage import identity
 from storage.models import Attachment, Dialogue, Report, ReportEvent, User
 from storage.reports import export_reports, report_indicators
 from tests.conftest import Harness
@@ -158,9 +159,10 @@ async def test_full_report_in_vietnamese_is_stored_and_exported_field_by_field(
     assert report.occurred_at.isoformat() == "2026-11-20T07:30:00+00:00"  # 14:30 in Vietnam
     assert report.description == "Họ mời tôi vào nhóm đầu tư tiền ảo, hứa lãi 30%."
     assert report.contact_allowed and not report.anonymous
-    assert report.contact_phone == "+84903123456"
     async with h.services.db.session() as session:
         assert report.id is not None
+        # The phone is kept apart from the report, as identity (docs/privacy.md).
+        assert await identity.contact_for(session, report.id) == "+84903123456"
         indicators = await report_indicators(session, report.id)
         attachments = (
             (await session.execute(select(Attachment).where(Attachment.report_id == report.id)))
@@ -174,6 +176,7 @@ async def test_full_report_in_vietnamese_is_stored_and_exported_field_by_field(
         )
         dialogue = (await session.execute(select(Dialogue))).first()
         exported = [row async for row in export_reports(session)]
+        with_identity = [row async for row in export_reports(session, with_identity=True)]
     assert set(indicators) == {
         ("bank_account", "VCB:0123456789"),
         ("bank_account", "TCB:0987654321"),
@@ -200,8 +203,11 @@ async def test_full_report_in_vietnamese_is_stored_and_exported_field_by_field(
     assert row["occurred_at"] == "2026-11-20T07:30:00+00:00"
     assert {(i["kind"], i["value"]) for i in row["indicators"]} == set(indicators)
     assert row["attachments"] == [{"sha256": photo.sha256, "mime": "image/jpeg", "size": len(JPEG)}]
-    assert row["reporter"]["contact_phone"] == "+84903123456"
-    assert row["reporter"]["external_id"] == str(r.user_id)
+    # A plain export names the reporter by handle only; the identity is there when asked for.
+    assert set(row["reporter"]) == {"handle", "contact_allowed"}
+    assert row["reporter"]["handle"].startswith("NB-") and row["reporter"]["contact_allowed"]
+    assert with_identity[0]["reporter"]["contact_phone"] == "+84903123456"
+    assert with_identity[0]["reporter"]["external_id"] == str(r.user_id)
 
 
 async def quick_report(h: Harness, r: Resident, category_label: str) -> list[Call]:
@@ -318,7 +324,9 @@ async def test_a_field_corrected_from_the_summary_goes_straight_back_to_it(
     await press(h, r, calls, "Gửi báo cáo")
     (report,) = await stored_reports(h)
     assert report.amount_lost_vnd == 7_500_000 and report.category == "loan"
-    assert report.contact_allowed and report.contact_phone is None and not report.anonymous
+    assert report.contact_allowed and not report.anonymous
+    async with h.services.db.session() as session:
+        assert report.id is not None and await identity.contact_for(session, report.id) is None
 
 
 async def test_an_album_of_three_photos_is_acknowledged_once(harness: Harness) -> None:
