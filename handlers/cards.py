@@ -266,7 +266,10 @@ CHANNEL_NAMES = {"telegram": "Telegram", "zalo": "Zalo", "console": "Console"}
 
 def reporter_line(t: Translator, report: Report, reporter: User | None) -> str:
     """Who reported it, as far as officers may know."""
-    if report.anonymous or reporter is None:
+    if reporter is None:
+        # Unlinked: the reporter deleted their data (or withdrew consent); no one can reach them.
+        return t._("👤 Anonymous: the reporter can no longer be reached.")
+    if report.anonymous:
         return t._("👤 Anonymous: reachable only through the bot (Ask the reporter).")
     app = CHANNEL_NAMES.get(reporter.channel, reporter.channel)
     parts = [t._("👤 {app} id {id}").format(app=app, id=reporter.external_id)]
@@ -290,6 +293,7 @@ EVENT_NAMES: dict[str, str] = {
     "note": N_("note"),
     "question": N_("question to the reporter"),
     "answer": N_("answer from the reporter"),
+    "erased": N_("the reporter deleted their personal data; the report is kept, anonymous"),
 }
 
 
