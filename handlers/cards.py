@@ -271,6 +271,9 @@ CHANNEL_NAMES = {"telegram": "Telegram", "zalo": "Zalo", "console": "Console"}
 
 def reporter_line(t: Translator, report: Report, handle: str | None) -> str:
     """Who reported it, as far as officers may know: a handle, never an identity."""
+    if report.reporter_id is None:
+        # Unlinked: the reporter deleted their data (or withdrew consent); no one can reach them.
+        return t._("👤 Anonymous: the reporter can no longer be reached.")
     if report.anonymous:
         return t._("👤 Anonymous: reachable only through the bot (Ask the reporter).")
     if handle is None:
@@ -299,6 +302,7 @@ EVENT_NAMES: dict[str, str] = {
     "note": N_("note"),
     "question": N_("question to the reporter"),
     "answer": N_("answer from the reporter"),
+    "erased": N_("the reporter deleted their personal data; the report is kept, anonymous"),
 }
 
 

@@ -14,6 +14,9 @@ from handlers.i18n import Translator
 from handlers.services import Services
 from storage.models import User
 
+# The version of the privacy notice. Change it whenever the notice changes in substance: everyone
+# who agreed to an earlier one is shown the new one before anything more is stored. Read it as
+# `context.CONSENT_VERSION` (not imported by name), so one place decides.
 CONSENT_VERSION = "2026-11"
 
 

@@ -36,8 +36,9 @@ class OutFile:
 
     `file_id` is the platform's id when the file came through the same channel (no upload
     needed); otherwise the bytes at `path` are uploaded, decrypted with `keys` if the file is
-    stored encrypted. If the stored copy cannot be opened (missing, wrong key, damaged), the
-    channel logs why and sends the message's text followed by `unreadable` instead.
+    stored encrypted; or `data`, bytes made for this message (a resident's data export), is
+    uploaded as is, named `name`. If the stored copy cannot be opened (missing, wrong key,
+    damaged), the channel logs why and sends the message's text followed by `unreadable` instead.
     """
 
     kind: FileKind
@@ -46,6 +47,7 @@ class OutFile:
     name: str | None = None
     keys: Keyring | None = None
     unreadable: str | None = None
+    data: bytes | None = None
 
 
 @dataclass

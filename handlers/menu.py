@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from handlers.context import CONSENT_VERSION, Ctx
+from handlers import context
+from handlers.context import Ctx
 from handlers.core import Button, Outbound
 from handlers.i18n import DEFAULT_LANGUAGE, LANGUAGES, Translator, translator
 from handlers.texts import category_label, safety_advice, status_label
@@ -12,11 +13,35 @@ from storage.users import record_consent, set_language
 LANGUAGE_NAMES = {"vi": "🇻🇳 Tiếng Việt", "en": "🇬🇧 English"}
 
 
-def consent_screen(t: Translator, draft_days: int, intent: str = "menu") -> Outbound:
-    """What tinbao collects, who sees it, how long it is kept, and the resident's rights."""
+def ask_consent(ctx: Ctx, intent: str = "menu", t: Translator | None = None) -> Outbound:
+    """The privacy notice for this user; it says so when they agreed to an earlier one."""
+    user = ctx.user
+    changed = user is not None and user.consent_version not in (None, context.CONSENT_VERSION)
+    return consent_screen(t or ctx.t, ctx.services.settings.draft_days, intent, changed=changed)
+
+
+def consent_screen(
+    t: Translator, draft_days: int, intent: str = "menu", *, changed: bool = False
+) -> Outbound:
+    """What tinbao collects, who sees it, how long it is kept, and the resident's rights.
+
+    `changed`: the user agreed to an earlier version of this notice. Nothing new is stored
+    until they agree to this one; what they already sent (reports, an unfinished report) is
+    kept either way.
+    """
     other = "en" if t.language == "vi" else "vi"
-    return Outbound(
+    notice = (
         t._(
+            "Our privacy notice has changed since you agreed to it. Please read it again; "
+            "your reports and your unfinished report are kept."
+        )
+        + "\n\n"
+        if changed
+        else ""
+    )
+    return Outbound(
+        notice
+        + t._(
             "Hello, I'm tinbao. I take reports of scams and online fraud for the police.\n\n"
             "Before we start, please read how your information is handled:\n"
             "• I keep what you tell me: what happened, amounts, account numbers, phone numbers, "
@@ -24,7 +49,8 @@ def consent_screen(t: Translator, draft_days: int, intent: str = "menu") -> Outb
             "• Only the police officers handling reports can see it, to verify and act on it.\n"
             "• It is kept while the case is handled and as the law requires. A report you do "
             "not finish is deleted after {days} days.\n"
-            "• You may see, correct or delete your data and withdraw your consent at any time.\n"
+            "• You may see your data (/dulieucuatoi), have it corrected or deleted (/xoadulieu) "
+            "and withdraw your consent (/rutlaidongy) at any time.\n"
             "(Personal Data Protection Law No. 91/2025/QH15)\n\n"
             "Do you agree?"
         ).format(days=draft_days),
@@ -59,7 +85,7 @@ async def accept(ctx: Ctx, language: str) -> None:
         ctx.inbound.channel,
         ctx.inbound.user_id,
         language=language if language in LANGUAGES else "vi",
-        version=CONSENT_VERSION,
+        version=context.CONSENT_VERSION,
         at=ctx.now,
     )
     ctx.t = translator(ctx.user.language or DEFAULT_LANGUAGE)
@@ -89,6 +115,8 @@ def help_text(t: Translator) -> Outbound:
             "/nhancanhbao – receive warnings about new scams (/huynhan to stop)\n"
             "/huy – cancel the report you are writing\n"
             "/ngonngu – change the language\n"
+            "/dulieucuatoi – see or download what I keep about you\n"
+            "/xoadulieu – delete your data (/rutlaidongy to withdraw your consent)\n"
             "/trogiup – this help\n\n"
             "During a report, you can type your answers or press the buttons, send screenshots "
             "and forward the scammer's messages to me."

@@ -16,11 +16,13 @@ from handlers import (
     bans,
     cards,
     check,
+    context,
     followup,
     intake,
     limits,
     officer,
     reveal,
+    rights,
     screenshots,
     stats,
     warnings,
@@ -33,8 +35,8 @@ from handlers.extract import Indicator
 from handlers.i18n import LANGUAGES, N_, Translator, pick_language, translator
 from handlers.menu import (
     accept,
+    ask_consent,
     change_language,
-    consent_screen,
     declined,
     help_text,
     language_menu,
@@ -62,6 +64,9 @@ MENU = (
     ("huynhan", "unsubscribe", "unsubscribe", N_("Stop scam warnings")),
     ("huy", "cancel", "cancel", N_("Cancel the report in progress")),
     ("ngonngu", "language", "language", N_("Change language")),
+    ("dulieucuatoi", "mydata", "mydata", N_("See or download your data")),
+    ("xoadulieu", "deletemydata", "erase", N_("Delete your data")),
+    ("rutlaidongy", "withdraw", "withdraw", N_("Withdraw your consent")),
     ("trogiup", "help", "help", N_("Help and safety advice")),
 )
 COMMANDS = {"start": "start"} | {
@@ -227,8 +232,10 @@ async def _prepare_files(inbound: Inbound, services: Services) -> list[intake.Pr
     async with services.db.session() as session:
         user = await get_user(session, inbound.channel, inbound.user_id)
         banned = session.info.get("ban") is not None
-    if user is None or (user.consent_at is None and user.role != "admin"):
-        return []  # nothing is downloaded or stored before consent (an admin's warning photo is)
+    if user is None or (user.consent_version != context.CONSENT_VERSION and user.role != "admin"):
+        # Nothing is downloaded or stored before consent to the current notice (an admin's
+        # warning photo is).
+        return []
     if banned and user.role not in STAFF:
         return []  # a banned user's files are not even downloaded
     t = translator(pick_language(user.language, inbound.language_hint))  # refusals in theirs
@@ -321,7 +328,6 @@ def _not_a_picture(t: Translator) -> str:
 async def _dispatch(ctx: Ctx, prepared: list[intake.PreparedFile]) -> list[Outbound]:
     inbound = ctx.inbound
     t = ctx.t
-    days = ctx.services.settings.draft_days
     if inbound.membership == "blocked":
         await warnings.blocked(ctx)
         return []  # nothing can be said to someone who blocked the bot
@@ -353,9 +359,7 @@ async def _dispatch(ctx: Ctx, prepared: list[intake.PreparedFile]) -> list[Outbo
         if checked:
             return checked  # a check stores nothing, so it needs no consent
     if not ctx.consented:
-        replies = [
-            consent_screen(t, days, "report" if inbound.files or inbound.forwarded else "menu")
-        ]
+        replies = [ask_consent(ctx, "report" if inbound.files or inbound.forwarded else "menu")]
         if inbound.files or inbound.forwarded:
             replies.append(
                 Outbound(
@@ -483,7 +487,6 @@ async def _dispatch_group(ctx: Ctx) -> list[Outbound]:
 
 async def _on_command(ctx: Ctx, name: str) -> list[Outbound]:
     t = ctx.t
-    days = ctx.services.settings.draft_days
     action = COMMANDS.get(name.lower())
     if action is None and name.lower() in officer.COMMANDS:
         return await _staff_command(ctx, officer.COMMANDS[name.lower()])
@@ -501,6 +504,9 @@ async def _on_command(ctx: Ctx, name: str) -> list[Outbound]:
         return await _check(ctx, ctx.inbound.args, usage=True)
     if action == "unsubscribe":
         return await warnings.unsubscribe(ctx)
+    if action in ("mydata", "erase", "withdraw"):
+        # Rights need no (current) consent: whoever has data stored may see or delete it.
+        return await rights.command(ctx, action)
     if action is None:
         return [
             Outbound(t._("I don't know the command /{name}.").format(name=name[:32])),
@@ -508,7 +514,7 @@ async def _on_command(ctx: Ctx, name: str) -> list[Outbound]:
         ]
     if not ctx.consented:
         intent = action if action in ("report", "subscribe") else "menu"
-        return [consent_screen(t, days, intent)]
+        return [ask_consent(ctx, intent)]
     if action == "subscribe":
         return await warnings.subscribe(ctx)
     dialogue = await intake.active_dialogue(ctx)
@@ -546,7 +552,6 @@ async def _staff_command(ctx: Ctx, action: str) -> list[Outbound]:
 
 
 async def _on_button(ctx: Ctx, data: str) -> list[Outbound]:
-    days = ctx.services.settings.draft_days
     kind, _, rest = data.partition(":")
     if kind == "o":
         return await officer.on_button(ctx, data)
@@ -556,17 +561,19 @@ async def _on_button(ctx: Ctx, data: str) -> list[Outbound]:
         return await bans.on_button(ctx, data)
     if kind == "consent":
         return await _on_consent(ctx, rest)
+    if kind in ("me", "er"):
+        return await rights.on_button(ctx, data)
     if kind == "lang":
         if rest not in LANGUAGES:
             return [language_menu(ctx.t)]
         if not ctx.consented:
-            return [consent_screen(translator(rest), days)]
+            return [ask_consent(ctx, t=translator(rest))]
         confirmed = await change_language(ctx, rest)
         return [confirmed, *await _where_we_are(ctx)]
     if kind == "menu" and rest == "check":
         return [check.ask(ctx.t)]  # the value sent next is checked; no consent needed
     if not ctx.consented:
-        return [consent_screen(ctx.t, days)]
+        return [ask_consent(ctx)]
     t = ctx.t
     if kind == "ans" and rest.isdigit():
         return await followup.arm(ctx, int(rest))
@@ -622,9 +629,7 @@ async def _on_consent(ctx: Ctx, rest: str) -> list[Outbound]:
     language, _, intent = tail.partition(":")
     language = language if language in LANGUAGES else ctx.t.language
     if answer == "lang":
-        return [
-            consent_screen(translator(language), ctx.services.settings.draft_days, intent or "menu")
-        ]
+        return [ask_consent(ctx, intent or "menu", t=translator(language))]
     if answer == "no":
         return [declined(translator(language))]
     await accept(ctx, language)
@@ -632,6 +637,10 @@ async def _on_consent(ctx: Ctx, rest: str) -> list[Outbound]:
         return await intake.begin(ctx)  # the offer of warnings waits until the report is sent
     if intent == "subscribe":
         return await warnings.subscribe(ctx)
+    dialogue = await intake.active_dialogue(ctx)
+    if dialogue is not None:
+        # Someone who agreed again to a changed notice finds their unfinished report as it was.
+        return [intake.offer_resume(ctx.t, dialogue)]
     menu = main_menu(ctx.t, ctx.t._("Thank you. What would you like to do?"))
     return [*await warnings.maybe_offer(ctx), menu]  # the menu last: it is what comes next
 

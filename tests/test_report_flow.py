@@ -596,10 +596,12 @@ async def test_commands_are_registered_in_both_languages(harness: Harness) -> No
     vi = [c["command"] for c in by_language["vi"]]
     en = [c["command"] for c in by_language["en"]]
     assert vi == [
-        "baocao", "kiemtra", "tinbao", "nhancanhbao", "huynhan", "huy", "ngonngu", "trogiup"
+        "baocao", "kiemtra", "tinbao", "nhancanhbao", "huynhan", "huy", "ngonngu",
+        "dulieucuatoi", "xoadulieu", "rutlaidongy", "trogiup",
     ]  # fmt: skip
     assert en == [
-        "report", "check", "myreports", "subscribe", "unsubscribe", "cancel", "language", "help"
+        "report", "check", "myreports", "subscribe", "unsubscribe", "cancel", "language",
+        "mydata", "deletemydata", "withdraw", "help",
     ]  # fmt: skip
     assert by_language[None] == by_language["vi"]
 

@@ -46,7 +46,7 @@ class ConsoleOutbox:
         if message.edit is not None:
             lines.append("(updated)")
         if message.file is not None:
-            lines.append(f"[file: {message.file.path}]")
+            lines.append(f"[file: {message.file.name or message.file.path}]")
         if message.title:
             lines.append(f"== {message.title} ==")
         lines.append(message.text)

@@ -627,7 +627,9 @@ class TelegramOutbox:
             except BadRequest:
                 log.info("resending by file id failed; uploading the stored copy")
         try:
-            data = await asyncio.to_thread(evidence.load, file.path, file.keys)
+            data = file.data
+            if data is None:
+                data = await asyncio.to_thread(evidence.load, file.path, file.keys)
         except evidence.Unreadable as error:
             log.error("%s", error)
             if file.unreadable is None:
