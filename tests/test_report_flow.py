@@ -199,7 +199,9 @@ async def test_full_report_in_vietnamese_is_stored_and_exported_field_by_field(
     assert row["channel"] == "telegram" and row["assignee"] is None
     assert row["occurred_at"] == "2026-11-20T07:30:00+00:00"
     assert {(i["kind"], i["value"]) for i in row["indicators"]} == set(indicators)
-    assert row["attachments"] == [{"sha256": photo.sha256, "mime": "image/jpeg", "size": len(JPEG)}]
+    assert row["attachments"] == [
+        {"sha256": photo.sha256, "mime": "image/jpeg", "size": len(JPEG), "purged_at": None}
+    ]
     assert row["reporter"]["contact_phone"] == "+84903123456"
     assert row["reporter"]["external_id"] == str(r.user_id)
 
