@@ -10,10 +10,11 @@ An unfinished draft whose dialogue saw no activity for `TINBAO_DRAFT_DAYS` is ab
 draft, its files and the dialogue are deleted. The dialogue row becomes a small marker without
 content, so the resident who comes back is told what happened (`handlers.intake`).
 
-Raw traffic (the webhook inbox, processed update ids, once-marks that name users) is kept only
-days. `plan` only reads, so `tinbao purge --dry-run` and the real run count the same things;
-`apply` does the writes in the caller's transaction and returns the files to delete once it
-commits.
+Raw traffic (the webhook inbox, processed update ids, once-marks that name users, expired
+pending input) is kept only days.
+
+`plan` only reads, so `tinbao purge --dry-run` and the real run count the same things; `apply`
+does the writes in the caller's transaction and returns the files to delete once it commits.
 """
 
 from __future__ import annotations
@@ -277,6 +278,8 @@ async def apply(session: AsyncSession, todo: Plan, now: datetime) -> list[str]:
         delete(ProcessedUpdate).where(col(ProcessedUpdate.processed_at) < now - UPDATE_IDS_KEEP)
     )
     await session.execute(delete(OnceMark).where(col(OnceMark.created_at) < now - MARKS_KEEP))
+    # Expired typed input owed to the bot (it ties a resident to a report, and is never used).
+    await session.execute(delete(PendingInput).where(col(PendingInput.expires_at) <= now))
     return list(todo.files)
 
 
