@@ -22,6 +22,7 @@ from storage.models import (
     Attachment,
     AuditEvent,
     OnceMark,
+    ProcessedUpdate,
     Report,
     ReportEvent,
     User,
@@ -197,14 +198,21 @@ async def test_a_closed_report_past_the_limit_is_purged_and_others_are_untouched
 async def test_an_open_report_is_never_purged_however_old(queue_bot: Harness) -> None:
     h = queue_bot
     code = await file_report(h, Resident(3010, "Lan"), with_photo=True)
+    # The same screenshot in a report that gets closed: one stored copy serves both.
+    closed = await file_report(h, Resident(3011, "Nam"), with_photo=True)
+    await close(h, closed)
     report = await report_row(h, code)
     assert report.id is not None
     await claim(h, OFFICER, code)
     (photo,) = await evidence_paths(h, report.id)
     await h.tick(timedelta(days=3 * 730))
     kept = await report_row(h, code)
-    assert kept.purged_at is None and kept.description and photo.exists()
+    assert kept.purged_at is None and kept.description
     assert kept.status in ("new", "in_review")
+    assert (await report_row(h, closed)).purged_at is not None
+    assert photo.exists()  # still the open report's evidence
+    (event,) = await retention_events(h)
+    assert event.detail["reports"] == 1 and event.detail["files"] == 0
 
 
 async def test_an_expired_draft_is_deleted_with_its_files_and_the_resident_is_told(
@@ -332,6 +340,13 @@ async def test_tinbao_purge_dry_run_changes_nothing_then_purge_does_it(
     assert await drafts(h) == []
     (event,) = await retention_events(h)
     assert event.actor_role == "cli" and event.detail["reports"] == 1
+    async with h.services.db.session() as session:
+        old_ids = await session.execute(
+            select(ProcessedUpdate).where(
+                col(ProcessedUpdate.processed_at) < h.now() - timedelta(days=7)
+            )
+        )
+        assert list(old_ids.scalars()) == []
 
     again = tinbao("purge", cwd=tmp_path, db_url=db_url)
     assert counts(again.stdout)["finished reports purged"] == 0
