@@ -179,6 +179,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     stats.set_defaults(func=_stats)
 
+    purge = commands.add_parser(
+        "purge",
+        help="apply the retention rule now (the bot does it daily): purge finished reports "
+        "older than TINBAO_RETENTION_DAYS, delete expired drafts and old raw updates",
+    )
+    purge.add_argument(
+        "--dry-run", action="store_true", help="only count what would be purged; change nothing"
+    )
+    purge.set_defaults(func=_purge)
+
     trail = commands.add_parser("audit", help="check or read the audit log (for admins)")
     trail_commands = trail.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
     verify = trail_commands.add_parser(
@@ -541,6 +551,7 @@ CSV_COLUMNS = [
     "attachments",
     "reporter_handle",
     "reporter_contact_allowed",
+    "purged_at",
 ]
 # Added only by `--with-identity`.
 IDENTITY_COLUMNS = ["reporter_channel", "reporter_external_id", "reporter_name", "reporter_phone"]
@@ -562,6 +573,7 @@ def csv_row(report: dict[str, Any], with_identity: bool = False) -> dict[str, An
         row["reporter_external_id"] = reporter.get("external_id")
         row["reporter_name"] = reporter.get("name")
         row["reporter_phone"] = reporter.get("contact_phone")
+    row["purged_at"] = report["purged_at"]
     return row
 
 
@@ -799,6 +811,40 @@ def _stats(settings: Settings, args: argparse.Namespace) -> int:
         print(json.dumps(stats.as_json(figures), ensure_ascii=False, indent=2))
     else:
         print(stats.text(translator(args.language), figures))
+    return 0
+
+
+# ------------------------------------------------------------------------------ retention
+
+PURGE_LINES = (
+    ("reports", "finished reports purged", "finished reports to purge"),
+    ("files", "evidence files deleted", "evidence files to delete"),
+    ("drafts", "expired drafts deleted", "expired drafts to delete"),
+    ("inbox", "stored updates deleted", "stored updates to delete"),
+    ("update_ids", "processed update ids forgotten", "processed update ids to forget"),
+)
+
+
+def _purge(settings: Settings, args: argparse.Namespace) -> int:
+    """The daily retention job, run now; with --dry-run, only the counts (docs/privacy.md)."""
+    from handlers import retention
+
+    async def go() -> dict[str, int]:
+        db = await open_database(settings)
+        try:
+            services = Services.create(settings, db)
+            return await retention.purge(services, dry_run=args.dry_run, who=audit.CLI)
+        finally:
+            await db.dispose()
+
+    counts = asyncio.run(go())
+    print(
+        f"retention: {settings.retention_days} days after closing, "
+        f"drafts {settings.draft_days} days"
+        + (" (dry run: nothing was changed)" if args.dry_run else "")
+    )
+    for key, done, planned in PURGE_LINES:
+        print(f"{planned if args.dry_run else done}: {counts[key]}")
     return 0
 
 

@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     # 0 lifts the limit. Officers and admins are not limited.
     reports_per_day: int = Field(default=10, ge=0)
     draft_days: int = Field(default=30, ge=1)
+    # Closed, rejected and spam reports lose their evidence files and the reporter's personal
+    # data this many days after they were closed (docs/privacy.md, "Retention").
+    retention_days: int = Field(default=730, ge=30)
     album_quiet_seconds: float = Field(default=1.5, gt=0)
 
     # Webhook mode (`tinbao webhook`, documented in .env.example and docs/deploy.md).

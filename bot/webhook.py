@@ -52,6 +52,7 @@ from storage import inbox
 from storage.engine import Database
 from storage.migrate import upgrade
 from storage.models import Broadcast, BroadcastDelivery, Report
+from storage.retention import INBOX_KEEP
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +61,9 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 STORERS = 8
 # Idle workers look at the inbox at least this often (seconds, with jitter).
 POLL = 0.5
-# Handled updates are kept this long (for inspection), then pruned.
-KEEP = timedelta(days=2)
+# Handled updates are kept this long (for inspection), then pruned: hourly here, and by the
+# daily retention job (storage/retention.py) in every deployment.
+KEEP = INBOX_KEEP
 # Parts of an update that say who it comes from, in the order they are looked for.
 _SOURCES = (
     "message",

@@ -269,8 +269,15 @@ def _status_line(t: Translator, f: Facts) -> str:
 CHANNEL_NAMES = {"telegram": "Telegram", "zalo": "Zalo", "console": "Console"}
 
 
+def purged_note(t: Translator, when: datetime) -> str:
+    """In place of what the retention rule deleted (docs/privacy.md, "Retention")."""
+    return t._("(deleted on {day} under the retention rule)").format(day=t.day(when))
+
+
 def reporter_line(t: Translator, report: Report, handle: str | None) -> str:
     """Who reported it, as far as officers may know: a handle, never an identity."""
+    if report.purged_at is not None:
+        return "👤 " + t._("Reporter's details:") + " " + purged_note(t, report.purged_at)
     if report.reporter_id is None:
         # Unlinked: the reporter deleted their data (or withdrew consent); no one can reach them.
         return t._("👤 Anonymous: the reporter can no longer be reached.")
@@ -303,6 +310,7 @@ EVENT_NAMES: dict[str, str] = {
     "question": N_("question to the reporter"),
     "answer": N_("answer from the reporter"),
     "erased": N_("the reporter deleted their personal data; the report is kept, anonymous"),
+    "purged": N_("evidence files and the reporter's personal data deleted (retention rule)"),
 }
 
 
@@ -314,7 +322,7 @@ def timeline(
     for event in events:
         who: str
         actor = people.get(event.actor_id) if event.actor_id is not None else None
-        if event.action == "answer" or (
+        if event.action in ("answer", "submitted") or (
             event.actor_id is not None and event.actor_id == report.reporter_id
         ):
             who = t._("reporter")  # even one who is an officer too: reports may be anonymous

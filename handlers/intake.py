@@ -28,6 +28,7 @@ from handlers.when import parse_when
 from storage import reports as report_store
 from storage.dialogues import end_dialogue, load_dialogue, save_dialogue, start_dialogue
 from storage.models import Attachment, Dialogue
+from storage.retention import EXPIRED_FLOW
 
 FLOW = "report"
 # The order residents go through; `_next_step` skips what does not apply.
@@ -92,7 +93,8 @@ async def active_dialogue(ctx: Ctx) -> Dialogue | None:
 async def start(ctx: Ctx, *, intro: bool = True) -> tuple[Dialogue, Draft, list[Outbound]]:
     """Start a new report (replacing an unfinished one) and ask the first question."""
     assert ctx.user is not None and ctx.user.id is not None
-    old = await load_dialogue(ctx.session, ctx.user.id, ctx.now)
+    # Read even if expired: an expired draft is discarded with its files, not left behind.
+    old = await ctx.session.get(Dialogue, ctx.user.id)
     if old is not None and old.flow == FLOW:
         await _discard(ctx, old)
     report = await report_store.create_draft(
@@ -192,6 +194,49 @@ async def _discard(ctx: Ctx, dialogue: Dialogue) -> None:
     if report is not None and report.status == "draft":
         ctx.cleanup.extend(await report_store.discard_draft(ctx.session, draft.report_id))
     await end_dialogue(ctx.session, dialogue.user_id)
+
+
+async def expired_notice(ctx: Ctx) -> Outbound | None:
+    """If the resident's unfinished report expired since they last wrote, say so (once).
+
+    The draft is deleted here with its files if the daily purge has not done it yet; if it
+    has, the purge left a marker without content (`storage.retention`) so they are told anyway.
+    """
+    if ctx.user is None or ctx.user.id is None:
+        return None
+    dialogue = await ctx.session.get(Dialogue, ctx.user.id)
+    if dialogue is None or (dialogue.expires_at > ctx.now and dialogue.flow != EXPIRED_FLOW):
+        return None
+    if dialogue.flow == FLOW:
+        days = max(1, round((dialogue.expires_at - dialogue.updated_at) / timedelta(days=1)))
+        await _discard(ctx, dialogue)
+    elif dialogue.flow == EXPIRED_FLOW:
+        stored = dialogue.data.get("days") if isinstance(dialogue.data, dict) else None
+        days = stored if isinstance(stored, int) else ctx.services.settings.draft_days
+        await end_dialogue(ctx.session, dialogue.user_id)
+        if dialogue.expires_at <= ctx.now:
+            return None  # told long ago enough: the marker itself had expired
+    else:
+        return None
+    return Outbound(
+        ctx.t.ngettext(
+            "Your unfinished report was deleted, with what you sent for it, because it was "
+            "not continued for {days} day, as the privacy notice says. If you still want to "
+            "report, you are welcome to start again with /baocao.",
+            "Your unfinished report was deleted, with what you sent for it, because it was "
+            "not continued for {days} days, as the privacy notice says. If you still want to "
+            "report, you are welcome to start again with /baocao.",
+            days,
+        ).format(days=days)
+    )
+
+
+def continues_draft(callback: str | None) -> bool:
+    """A button press that only made sense with the unfinished report (its questions,
+    "continue", "cancel")."""
+    if callback is None:
+        return False
+    return callback.startswith(("r:", "cancel:")) or callback == "resume:go"
 
 
 def _lifetime(ctx: Ctx) -> timedelta:

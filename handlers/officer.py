@@ -749,11 +749,16 @@ async def detail(ctx: Ctx, report: Report, officer: User) -> list[Outbound]:
             lines.append(cards.cluster_line(t, f))
     lines.append("")
     lines.append(t._("Story:"))
-    lines.append(report.description or t._("(none given)"))
+    if report.purged_at is not None:
+        lines.append(cards.purged_note(t, report.purged_at))
+    else:
+        lines.append(report.description or t._("(none given)"))
     lines.append("")
     lines.append(
         t.ngettext("📎 {n} evidence file", "📎 {n} evidence files", f.files).format(n=f.files)
     )
+    if report.purged_at is not None and f.files:
+        lines[-1] += " " + t._("(deleted; their SHA-256 fingerprints are kept)")
     events = await queue.events_of(session, report.id)
     people = await queue.users_by_id(session, {e.actor_id for e in events if e.actor_id})
     lines.append("")
@@ -822,6 +827,8 @@ async def evidence(ctx: Ctx, report: Report) -> list[Outbound]:
     files = await report_store.list_attachments(ctx.session, report.id)
     if not files:
         return [Outbound(t._("{code} has no evidence files.").format(code=report.code), toast=True)]
+    gone = [attachment for attachment in files if attachment.purged_at is not None]
+    files = [attachment for attachment in files if attachment.purged_at is None]
     audit.record(
         ctx.session,
         actor(ctx),
@@ -832,7 +839,7 @@ async def evidence(ctx: Ctx, report: Report) -> list[Outbound]:
         {"code": report.code, "files": len(files)},
     )
     evidence_dir = ctx.services.settings.evidence_dir
-    replies = []
+    replies = [_purged_files(t, report, gone, _private(ctx))] if gone else []
     for number, attachment in enumerate(files, start=1):
         name = safe_filename(attachment.original_name, Path(attachment.stored_path).suffix)
         file_id = attachment.file_id if report.channel == ctx.inbound.channel else None
@@ -857,6 +864,34 @@ async def evidence(ctx: Ctx, report: Report) -> list[Outbound]:
     if _private(ctx) is not None:
         replies.append(Outbound(t._("I sent the files to our private chat."), toast=True))
     return replies
+
+
+def _purged_files(
+    t: Translator, report: Report, gone: list[Attachment], to: str | None
+) -> Outbound:
+    """What is left of evidence files deleted under the retention rule: the record made at
+    receipt (type, size, SHA-256), which still proves what the reporter had sent."""
+    purged = min(a.purged_at for a in gone if a.purged_at is not None)
+    lines = [
+        t.ngettext(
+            "{code}: {n} evidence file was deleted on {day} under the retention rule. "
+            "What was recorded when it was received is kept:",
+            "{code}: {n} evidence files were deleted on {day} under the retention rule. "
+            "What was recorded when they were received is kept:",
+            len(gone),
+        ).format(code=report.code, n=len(gone), day=t.day(purged))
+    ]
+    for number, attachment in enumerate(gone, start=1):
+        lines.append(
+            t._("file {n}: {mime}, {size} bytes, received {when}").format(
+                n=number,
+                mime=attachment.mime,
+                size=attachment.size,
+                when=t.when(attachment.received_at),
+            )
+            + f"\nSHA-256 {attachment.sha256}"
+        )
+    return Outbound("\n".join(lines), to=to)
 
 
 def _send_kind(attachment: Attachment) -> FileKind:

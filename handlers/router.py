@@ -182,8 +182,15 @@ async def _transaction(
         if ban is not None and not officer.is_staff(ctx):
             # Nothing else of a banned user's is handled; in a group they are not even answered.
             return await bans.notice(ctx, ban) if inbound.chat_type == "private" else []
-        if inbound.chat_type == "private":
+        notice = None
+        if inbound.chat_type == "private" and inbound.membership is None:
+            notice = await intake.expired_notice(ctx)
+        if notice is not None and intake.continues_draft(inbound.callback):
+            replies = [notice, main_menu(ctx.t)]  # that report is gone: nothing to continue
+        elif inbound.chat_type == "private":
             replies = await _dispatch(ctx, prepared)
+            if notice is not None:
+                replies.insert(0, notice)
         else:
             replies = await _dispatch_group(ctx)
         album = session.info.get("album")

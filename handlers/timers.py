@@ -1,4 +1,5 @@
-"""The review queue's timers: overdue reports, expired claims, the daily summary, retries.
+"""The review queue's timers: overdue reports, expired claims, the daily summary, retries,
+and the daily retention purge (handlers/retention.py).
 
 Their state lives in the database (the report's `queued_at`, `escalated_at`, `last_action_at`,
 `announced_at`; a notice's `notified_at`; one `oncemark` row per daily summary), and each is
@@ -15,7 +16,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers import cards, followup
+from handlers import cards, followup, retention
 from handlers.core import Button, Inbound, Outbound, Outbox
 from handlers.delivery import deliver
 from handlers.i18n import DEFAULT_LANGUAGE, N_, VIETNAM, Translator, translator
@@ -87,6 +88,12 @@ async def tick(services: Services, outbox: Outbox, channel: str) -> int:
         replies += await _daily_summary(services, session, channel)
     inbound = Inbound(channel=channel, user_id="", chat_id="")
     await deliver(services, outbox, inbound, replies, retry=False)
+    try:
+        await retention.daily(services)
+    except Exception:
+        # Its own transaction rolled back with the day's mark: the next tick tries again,
+        # and the timers above and after it (the officers' menus) keep running meanwhile.
+        log.exception("the daily retention purge failed; trying again at the next tick")
     return len(replies)
 
 

@@ -118,6 +118,9 @@ class Report(SQLModel, table=True):
     announced_at: datetime | None = _ts(nullable=True)
     claimed_at: datetime | None = _ts(nullable=True)
     last_action_at: datetime | None = _ts(nullable=True)
+    # When the retention rule removed its evidence files and the reporter's personal data
+    # (storage/retention.py); what is left is the case's facts and the scammers' indicators.
+    purged_at: datetime | None = _ts(nullable=True)
 
 
 class ReporterContact(SQLModel, table=True):
@@ -189,6 +192,8 @@ class Attachment(SQLModel, table=True):
     media_group_id: str | None = Field(default=None, max_length=64, index=True)
     forwarded_from: str | None = Field(default=None, max_length=256)
     received_at: datetime = _ts(default=utcnow)
+    # When the file was deleted under the retention rule; its hash, type and size stay.
+    purged_at: datetime | None = _ts(nullable=True)
 
 
 class ReportEvent(SQLModel, table=True):

@@ -324,11 +324,18 @@ async def export_reports(
                 for kind, value in await report_indicators(session, report.id)
             ],
             "attachments": [
-                {"sha256": a.sha256, "mime": a.mime, "size": a.size} for a in attachments
+                {
+                    "sha256": a.sha256,
+                    "mime": a.mime,
+                    "size": a.size,
+                    "purged_at": _iso(a.purged_at),
+                }
+                for a in attachments
             ],
             "reporter": None
             if report.anonymous or reporter is None
             else await _reporter(session, report, reporter, with_identity),
+            "purged_at": _iso(report.purged_at),
         }
 
 
@@ -354,10 +361,15 @@ def _iso(value: datetime | None) -> str | None:
 async def recorded_files(session: AsyncSession) -> dict[str, str]:
     """Every stored file the database knows of (evidence, warnings' photos): its path under
     the evidence directory and the SHA-256 recorded when it was received."""
+    # Files deleted under the retention rule are no longer expected on disk.
     files = {
         path: sha256
         for path, sha256 in (
-            await session.execute(select(Attachment.stored_path, Attachment.sha256))
+            await session.execute(
+                select(Attachment.stored_path, Attachment.sha256).where(
+                    col(Attachment.purged_at).is_(None)
+                )
+            )
         ).all()
     }
     photos = await session.execute(

@@ -194,6 +194,7 @@ def test_a_report_made_in_the_terminal_is_exported_as_jsonl_and_csv(
         "indicators",
         "attachments",
         "reporter",
+        "purged_at",
     }
     assert report["code"].startswith("TB-") and report["status"] == "new"
     assert report["category"] == "investment" and report["channel"] == "console"

@@ -23,7 +23,7 @@ from sqlmodel import select
 
 from storage import audit, identity
 from storage.engine import Database
-from storage.migrate import upgrade
+from storage.migrate import head_revision, upgrade
 from storage.models import Report, User
 from tests.conftest import Harness, running_bot
 from tests.test_cli import tinbao
@@ -300,7 +300,7 @@ async def test_the_migration_moves_contact_phones_out_of_reports(db_url: str) ->
                 ),
                 {"sha": "a" * 64, "now": now},
             )
-        assert await upgrade(db) == "0008"
+        assert await upgrade(db) == head_revision()  # through 0008 and on
         async with db.session() as session:
             assert await identity.contact_for(session, 1) == "+84903123456"
             assert await identity.contact_for(session, 2) is None

@@ -202,7 +202,9 @@ async def test_full_report_in_vietnamese_is_stored_and_exported_field_by_field(
     assert row["channel"] == "telegram" and row["assignee"] is None
     assert row["occurred_at"] == "2026-11-20T07:30:00+00:00"
     assert {(i["kind"], i["value"]) for i in row["indicators"]} == set(indicators)
-    assert row["attachments"] == [{"sha256": photo.sha256, "mime": "image/jpeg", "size": len(JPEG)}]
+    assert row["attachments"] == [
+        {"sha256": photo.sha256, "mime": "image/jpeg", "size": len(JPEG), "purged_at": None}
+    ]
     # A plain export names the reporter by handle only; the identity is there when asked for.
     assert set(row["reporter"]) == {"handle", "contact_allowed"}
     assert row["reporter"]["handle"].startswith("NB-") and row["reporter"]["contact_allowed"]
