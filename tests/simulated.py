@@ -326,6 +326,12 @@ async def resident(
         return lambda c: any(d.startswith(data) for _, d in _buttons(c))
 
     question = await send(r.command("baocao"), has("consent:yes"))
+    for _ in range(5):
+        if question is not None:
+            break
+        # No answer (a bot killed before it handled the message): ask again, as a person would.
+        outcome.recoveries += 1
+        question = await send(r.command("baocao"), has("consent:yes"))
     assert question is not None, f"{r.user_id}: no privacy notice"
     consent = next(d for _, d in _buttons(question) if d.startswith("consent:yes"))
     question = await send(r.callback(consent))
@@ -339,6 +345,11 @@ async def resident(
                 question = await send(r.callback("resume:go"))
             elif question is not None and _step(question) == "category" and "summary" in done:
                 return outcome  # it was sent; only the confirmation was lost
+            continue
+        if has("consent:yes")(question):
+            # The agreement was lost in a kill; the notice came again: agree again.
+            again = next(d for _, d in _buttons(question) if d.startswith("consent:yes"))
+            question = await send(r.callback(again))
             continue
         text = str(question.params.get("text", ""))
         if "TB-" in text and _step(question) is None:
