@@ -286,16 +286,10 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
     if not settings.telegram_token:
         print(NO_TOKEN, file=sys.stderr)
         return 2
-    from bot.channels.telegram import ALLOWED_UPDATES, build_application
+    from bot import polling
 
-    # Migrate before building the bot: the schema must be current before the first update.
-    asyncio.run(_upgrade_only(settings))
-    settings.evidence_dir.mkdir(parents=True, exist_ok=True)
-    services = Services.create(settings, Database(settings.effective_database_url))
-    application = build_application(settings, services)
     log.info("tinbao is running (long polling); stop with Ctrl+C or SIGTERM")
-    # run_polling stops gracefully on SIGINT and SIGTERM, then runs post_shutdown.
-    application.run_polling(allowed_updates=list(ALLOWED_UPDATES), drop_pending_updates=False)
+    asyncio.run(polling.run(settings))
     return 0
 
 
@@ -313,11 +307,6 @@ def _webhook(settings: Settings, args: argparse.Namespace) -> int:
     log.info("tinbao webhook: starting")
     asyncio.run(serve(settings))
     return 0
-
-
-async def _upgrade_only(settings: Settings) -> None:
-    db = await open_database(settings)
-    await db.dispose()
 
 
 def _chat(settings: Settings, args: argparse.Namespace) -> int:

@@ -141,6 +141,18 @@ async def release(session: AsyncSession, owner: str) -> int:
     return len(result.all())
 
 
+async def release_all(session: AsyncSession) -> int:
+    """Give back every unfinished claim. Only for long polling, where one process alone takes
+    updates from Telegram: a claim still held at its start is a dead predecessor's."""
+    result = await session.execute(
+        update(InboxUpdate)
+        .where(col(InboxUpdate.claimed_by).is_not(None), col(InboxUpdate.handled_at).is_(None))
+        .values(claimed_until=None, claimed_by=None)
+        .returning(col(InboxUpdate.id))
+    )
+    return len(result.all())
+
+
 async def depth(session: AsyncSession) -> int:
     """Updates received and not yet handled."""
     result = await session.execute(
