@@ -64,6 +64,9 @@ class Settings(BaseSettings):
     # data this many days after they were closed (docs/privacy.md, "Retention").
     retention_days: int = Field(default=730, ge=30)
     album_quiet_seconds: float = Field(default=1.5, gt=0)
+    # Read the text of screenshots (tesseract, when installed) to propose the phones, accounts
+    # and links they show; QR codes are always read. Off saves about a second of CPU a picture.
+    ocr: bool = True
 
     # Webhook mode (`tinbao webhook`, documented in .env.example and docs/deploy.md).
     webhook_url: str | None = None

@@ -126,6 +126,13 @@ async def respond(inbound: Inbound, services: Services, outbox: Outbox) -> list[
             return []
         if verdict == "warn":
             return await _slow_down(inbound, services)
+        for group in {f.media_group_id for f in inbound.files if f.media_group_id}:
+            # One more part of an album: its acknowledgement waits until this part is read too
+            # (reading a screenshot may take longer than the quiet time between parts).
+            services.debouncer.postpone(
+                f"{inbound.channel}:{inbound.user_id}:{group}",
+                services.settings.album_quiet_seconds,
+            )
         prepared = await _prepare_files(inbound, services)
         for attempt in range(2):
             try:
@@ -312,7 +319,7 @@ async def _prepare_files(inbound: Inbound, services: Services) -> list[intake.Pr
                 reading += 1
                 # QR decoding and OCR take up to a second: off the event loop, and before the
                 # transaction, like the download.
-                read = await asyncio.to_thread(screenshots.read_indicators, data)
+                read = await asyncio.to_thread(screenshots.read_indicators, data, settings.ocr)
             prepared.append(intake.PreparedFile(incoming, stored, read=read))
     return prepared
 

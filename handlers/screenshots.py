@@ -320,8 +320,9 @@ def ocr_text(data: bytes, *, timeout: float = 20.0) -> str | None:
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
 
 
-def read_indicators(data: bytes) -> list[Indicator]:
-    """The phones, accounts and links an image shows: VietQR codes first, then its text (OCR).
+def read_indicators(data: bytes, ocr: bool = True) -> list[Indicator]:
+    """The phones, accounts and links an image shows: VietQR codes first, then its text (OCR,
+    unless `ocr` is off: TINBAO_OCR).
 
     A plain function (QR decoding and OCR take up to a second): call it in a thread. The result
     is only a proposal; the resident confirms it before anything joins the report.
@@ -334,7 +335,7 @@ def read_indicators(data: bytes) -> list[Indicator]:
             found.append(Indicator("bank_account", value, "QR", payment.name))
         elif payment is None:
             found += extract_indicators(payload)  # e.g. a QR code holding a link
-    text = ocr_text(data) if ocr_available() else None
+    text = ocr_text(data) if ocr and ocr_available() else None
     if text:
         found += extract_indicators(text)
     unique: dict[tuple[str, str], Indicator] = {}

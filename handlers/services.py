@@ -87,6 +87,12 @@ class Debouncer:
         handle = loop.call_later(delay, self._fire, key)
         self._pending[key] = (handle, action)
 
+    def postpone(self, key: str, delay: float) -> None:
+        """Push `key`'s pending action back to `delay` seconds from now (if one is pending)."""
+        entry = self._pending.get(key)
+        if entry is not None:
+            self.schedule(key, delay, entry[1])
+
     def _fire(self, key: str) -> None:
         entry = self._pending.pop(key, None)
         if entry is None:

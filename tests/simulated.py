@@ -81,6 +81,9 @@ def start_webhook(
             "TINBAO_TIMER_SECONDS": "3600",
             "TINBAO_TELEGRAM_MAX_RATE": "0",  # the fake Bot API has no limit to respect
             "TINBAO_FLOOD_MESSAGES": "1000",
+            # The load is the pipeline's; reading text in 600 photos would only measure
+            # tesseract (tests/test_screenshots.py tests it).
+            "TINBAO_OCR": "false",
         }
         | settings,
     )

@@ -54,7 +54,7 @@ async def test_ten_sigkills_under_load_lose_no_confirmed_report(tmp_path: Path) 
     rng = random.Random(11)
     kills = 0
     async with FakeBotAPI() as fake:
-        bot = start_bot(fake, url, data)
+        bot = start_bot(fake, url, data, TINBAO_OCR="false")
         try:
             tg = PollingTelegram(fake, "", "")
             await tg.start()
@@ -76,7 +76,7 @@ async def test_ten_sigkills_under_load_lose_no_confirmed_report(tmp_path: Path) 
                 bot.send_signal(signal.SIGKILL)
                 bot.wait(timeout=30)
                 kills += 1
-                bot = start_bot(fake, url, data)
+                bot = start_bot(fake, url, data, TINBAO_OCR="false")
             outcomes = await asyncio.wait_for(asyncio.gather(*tasks), timeout=600)
             await tg.stop()
         finally:

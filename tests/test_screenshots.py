@@ -23,6 +23,7 @@ from handlers.screenshots import (
     ocr_available,
     ocr_text,
     parse_vietqr,
+    read_indicators,
     read_qr,
 )
 
@@ -331,6 +332,16 @@ def test_ocr_reads_a_transfer_screenshot(dark: bool) -> None:
 
     accounts = [i for i in extract_indicators(text) if i.kind == "bank_account"]
     assert any("0123456789" in i.value for i in accounts), accounts
+
+
+@needs_ocr
+@needs_font
+def test_ocr_can_be_turned_off_and_qr_codes_are_still_read() -> None:
+    screenshot = text_screenshot(TRANSFER_LINES)
+    assert any("0123456789" in i.value for i in read_indicators(screenshot))
+    assert read_indicators(screenshot, ocr=False) == []  # TINBAO_OCR=false
+    qr = encode(screenshot_with_qr(vietqr(account="0987654321")), "PNG")
+    assert [i.value for i in read_indicators(qr, ocr=False)] == ["VCB:0987654321"]
 
 
 @needs_ocr
