@@ -69,6 +69,25 @@ async def test_debouncer_runs_once_after_the_last_event() -> None:
     assert runs == [4]
 
 
+async def test_debouncer_postpone_pushes_back_a_pending_action_only() -> None:
+    debouncer = Debouncer()
+    runs: list[str] = []
+    done = asyncio.Event()
+
+    async def action() -> None:
+        runs.append("ack")
+        done.set()
+
+    debouncer.postpone("album", 60)  # nothing pending: nothing scheduled
+    debouncer.schedule("album", 0.2, action)
+    debouncer.postpone("album", 60)  # another part is being read: wait for it
+    await asyncio.sleep(0.4)
+    assert runs == []
+    debouncer.postpone("album", 0.01)
+    await asyncio.wait_for(done.wait(), 2)
+    assert runs == ["ack"]
+
+
 async def test_debouncer_flush_runs_pending_actions_at_shutdown() -> None:
     debouncer = Debouncer()
     runs: list[str] = []
