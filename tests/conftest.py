@@ -190,6 +190,9 @@ def make_settings(
         "data_dir": tmp_path / "data",
         "database_url": db_url,
         "album_quiet_seconds": 1.0,
+        # Reading screenshots' text runs tesseract (about a second of CPU a photo) and is
+        # tested on its own (tests/test_screenshots.py) and through the bot where it matters.
+        "ocr": False,
         # Tests press buttons far faster than people, and file more reports than one person
         # may in a day; the tests of these limits set their own.
         "flood_messages": 10_000,

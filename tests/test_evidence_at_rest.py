@@ -275,7 +275,7 @@ async def test_ocr_still_reads_a_screenshot_when_evidence_is_encrypted(
 
     if not ocr_available() or _FONT is None:
         pytest.skip("tesseract with vie/eng data, or the DejaVu font, is not installed")
-    async with sealed_bot(tmp_path, db_url) as h:
+    async with sealed_bot(tmp_path, db_url, ocr=True) as h:
         person = Resident(3106)
         jpeg = text_screenshot(TRANSFER_LINES)
         await agree(h, person)

@@ -222,7 +222,12 @@ async def test_health_readiness_and_metrics(hook: Hook) -> None:
     await hook.post(r.command("start"))
     await hook.post(r.command("start"), secret="wrong")
     await replies_to(hook.fake, r.user_id, 1)
-    status, body = await hook.get("/metrics")
+    # The update is marked handled just after its reply is sent: look until it is.
+    for _ in range(100):
+        status, body = await hook.get("/metrics")
+        if "tinbao_update_handling_seconds_count 1.0" in body:
+            break
+        await asyncio.sleep(0.05)
     assert status == 200
     assert 'tinbao_updates_received_total{result="stored"} 1.0' in body
     assert 'tinbao_updates_received_total{result="forbidden"} 1.0' in body
