@@ -12,7 +12,6 @@ import io
 import json
 import logging
 import re
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -25,7 +24,7 @@ from storage import audit, identity
 from storage.engine import Database
 from storage.migrate import head_revision, upgrade
 from storage.models import Report, User
-from tests.conftest import Harness, running_bot
+from tests.conftest import Harness
 from tests.test_cli import tinbao
 from tests.test_officer_flow import (
     ADMIN,
@@ -35,27 +34,18 @@ from tests.test_officer_flow import (
     OFFICER_VI,
     claim,
     file_report,
+    queue_bot,
     report_row,
 )
 from tests.test_report_flow import joined
 from tests.updates import Resident
 
+__all__ = ["queue_bot"]  # the fixture (an officers' group, an admin, two officers), by name
+
 NAMED = Resident(5550001234, "Phượng", last_name="Đinh", username="dinh_phuong")
 HIDDEN = Resident(5550005678, "Khuê", last_name="Vũ", username="vu_khue")
 PHONE_FORMS = ("0903123456", "0903 123 456", "+84903123456", "903123456")
 HANDLE = re.compile(r"NB-[0-9A-Z]{6}")
-
-
-@pytest.fixture
-async def staff_bot(tmp_path: Path, db_url: str) -> AsyncIterator[Harness]:
-    """The bot with an officers' group, one admin and two officers."""
-    async with running_bot(
-        tmp_path, db_url, officer_chat_id=GROUP_ID, admin_ids=[ADMIN.user_id]
-    ) as h:
-        for person in (OFFICER, OFFICER_VI):
-            calls = await h.send(ADMIN.command("canbo", f"them {person.user_id}"))
-            assert f"Added officer {person.user_id}" in joined(calls)
-        yield h
 
 
 def secrets_of(person: Resident) -> list[str]:
@@ -95,10 +85,10 @@ async def test_handles_are_random_stable_distinct_and_given_when_first_needed(
 
 
 async def test_no_officer_message_export_or_log_line_holds_a_reporters_identity(
-    staff_bot: Harness, tmp_path: Path, db_url: str, caplog: pytest.LogCaptureFixture
+    queue_bot: Harness, tmp_path: Path, db_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO)
-    h = staff_bot
+    h = queue_bot
     start = h.fake.mark()
     named = await file_report(h, NAMED, anonymous=False, with_photo=True)
     again = await file_report(h, NAMED, anonymous=False, again=True)
@@ -157,9 +147,9 @@ async def test_no_officer_message_export_or_log_line_holds_a_reporters_identity(
 
 
 async def test_only_an_admin_reveals_an_identity_with_a_reason_that_is_audited(
-    staff_bot: Harness,
+    queue_bot: Harness,
 ) -> None:
-    h = staff_bot
+    h = queue_bot
     code = await file_report(h, NAMED, anonymous=False)
     report = await report_row(h, code)
     # An officer who is not an admin is refused, politely, and nothing is recorded.
@@ -201,8 +191,8 @@ async def test_only_an_admin_reveals_an_identity_with_a_reason_that_is_audited(
     assert "User id" not in joined(await h.send(ADMIN.text("cảm ơn")))
 
 
-async def test_an_anonymous_reporter_stays_anonymous_even_to_an_admin(staff_bot: Harness) -> None:
-    h = staff_bot
+async def test_an_anonymous_reporter_stays_anonymous_even_to_an_admin(queue_bot: Harness) -> None:
+    h = queue_bot
     code = await file_report(h, HIDDEN, anonymous=True)
     report = await report_row(h, code)
     shown = joined(await h.send(ADMIN.command("danhtinh", f"{code} court request for this case")))
@@ -215,9 +205,9 @@ async def test_an_anonymous_reporter_stays_anonymous_even_to_an_admin(staff_bot:
 
 
 async def test_the_command_line_reveals_and_exports_identity_only_with_a_reason(
-    staff_bot: Harness, tmp_path: Path, db_url: str
+    queue_bot: Harness, tmp_path: Path, db_url: str
 ) -> None:
-    h = staff_bot
+    h = queue_bot
     code = await file_report(h, NAMED, anonymous=False)
     hidden = await file_report(h, HIDDEN, anonymous=True)
     for args in (("export", "--with-identity"), ("reveal", code)):
