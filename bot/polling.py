@@ -19,9 +19,9 @@ from typing import Any
 
 from telegram.error import Conflict, InvalidToken, NetworkError, RetryAfter, TimedOut
 
-from bot.channels.telegram import ALLOWED_UPDATES, CHANNEL, _on_start, _on_stop, build_application
+from bot.channels.telegram import ALLOWED_UPDATES, CHANNEL, _on_start, build_application
 from bot.settings import Settings
-from bot.webhook import STORERS, Inbox, Metrics, user_key
+from bot.webhook import STORERS, Inbox, Metrics, finish, user_key
 from handlers.services import Services
 from storage import inbox
 from storage.engine import Database
@@ -69,12 +69,7 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        await workers.stop()
-        await application.stop()
-        await _on_stop(application)
-        await application.shutdown()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.remove_signal_handler(sig)
+        await finish(workers, application)
 
 
 async def _fetch(bot: Any, services: Services, workers: Inbox) -> None:

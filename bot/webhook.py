@@ -396,9 +396,17 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
         log.info("stopping: no new updates; finishing the ones being handled")
         server.ready = False
         await runner.cleanup()  # stop accepting; requests under way finish
-        await workers.stop()
-        await application.stop()
-        await _on_stop(application)
-        await application.shutdown()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.remove_signal_handler(sig)
+        await finish(workers, application)
+
+
+async def finish(workers: Inbox, application: Application) -> None:
+    """The end of `tinbao webhook` and `tinbao run` alike: let the inbox's workers finish
+    (giving back what they hold), then stop the bot and its timers; the signals go back to
+    their defaults."""
+    await workers.stop()
+    await application.stop()
+    await _on_stop(application)
+    await application.shutdown()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.remove_signal_handler(sig)
