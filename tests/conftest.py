@@ -8,12 +8,9 @@ connection failure fails the test); otherwise those runs skip with the reason.
 from __future__ import annotations
 
 import asyncio
-import atexit
-import contextlib
 import os
 import shutil
 import tempfile
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -21,6 +18,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import pytest
 from sqlalchemy.engine import make_url
 
@@ -31,6 +29,7 @@ from storage.engine import Database
 from storage.migrate import upgrade
 from storage.models import utcnow
 from tests.fakebotapi import Call, FakeBotAPI
+from tests.pgpool import pool_for
 
 POSTGRES_ENV = "TINBAO_TEST_POSTGRES_URL"
 
@@ -47,32 +46,20 @@ async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
             f"PostgreSQL run skipped: set {POSTGRES_ENV}="
             "postgresql+asyncpg://postgres@127.0.0.1:5432/test to run it"
         )
-    async with scratch_postgres(base, "tinbao_test") as url:
+    async with scratch_postgres(base) as url:
         yield url
 
 
 @asynccontextmanager
-async def scratch_postgres(base: str, prefix: str) -> AsyncIterator[str]:
+async def scratch_postgres(base: str) -> AsyncIterator[str]:
     """A new, empty PostgreSQL database next to `base`'s, dropped afterwards (a failure to
     connect fails the test, as CI requires)."""
-    import asyncpg
-
-    url = make_url(base)
-    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
-    admin_dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
-    admin = await asyncpg.connect(admin_dsn)
+    pool = pool_for(base)
+    name = await pool.empty()
     try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
+        yield pool.url(name)
     finally:
-        await admin.close()
-    try:
-        yield url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        admin = await asyncpg.connect(admin_dsn)
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
+        pool.release(name)
 
 
 @pytest.fixture
@@ -83,14 +70,15 @@ async def db(db_url: str) -> AsyncIterator[Database]:
     await database.dispose()
 
 
-# Per engine, a database migrated once per test run that empty test databases are made from:
-# running every migration for each of the suite's several hundred databases took minutes.
+# A SQLite database migrated once per test run that empty test databases are copies of
+# (PostgreSQL's are made by tests/pgpool.py): running every migration for each of the suite's
+# several hundred databases took minutes.
 _templates: dict[str, str] = {}
 
 
 async def migrated(url: str) -> Database:
     """A `Database` for `url` at the newest schema. An empty database is first made a copy of
-    a template migrated once (a file copy on SQLite, `CREATE DATABASE … TEMPLATE` on
+    a template migrated once (a file copy on SQLite, a ready copy renamed into place on
     PostgreSQL); the migrations then run as ever and find nothing to do."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -98,7 +86,7 @@ async def migrated(url: str) -> Database:
         if parsed.database and _empty_file(path):
             shutil.copyfile(await _sqlite_template(), path)
     elif await _postgres_is_empty(url):
-        await _recreate_from_template(url)
+        await pool_for(_postgres_base()).replace_with_migrated(parsed.database or "")
     database = Database(url)
     await upgrade(database)
     return database
@@ -120,6 +108,10 @@ async def _sqlite_template() -> str:
     return _templates["sqlite"]
 
 
+def _postgres_base() -> str:
+    return os.environ[POSTGRES_ENV]
+
+
 def _dsn(url: str, database: str | None = None) -> str:
     """asyncpg's form of `url`, to `database` if given (the server's own `postgres` database
     for creating and dropping others)."""
@@ -130,8 +122,6 @@ def _dsn(url: str, database: str | None = None) -> str:
 
 
 async def _postgres_is_empty(url: str) -> bool:
-    import asyncpg
-
     connection = await asyncpg.connect(_dsn(url))
     try:
         tables = await connection.fetchval(
@@ -140,46 +130,6 @@ async def _postgres_is_empty(url: str) -> bool:
     finally:
         await connection.close()
     return int(tables) == 0
-
-
-async def _recreate_from_template(url: str) -> None:
-    import asyncpg
-
-    target = make_url(url)
-    if "postgres" not in _templates:
-        name = f"tinbao_template_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-        admin = await asyncpg.connect(_dsn(url, "postgres"))
-        try:
-            await admin.execute(f'CREATE DATABASE "{name}"')
-        finally:
-            await admin.close()
-        template = Database(target.set(database=name).render_as_string(hide_password=False))
-        await upgrade(template)
-        await template.dispose()
-        _templates["postgres"] = name
-        atexit.register(_drop_template, _dsn(url, "postgres"), name)
-    admin = await asyncpg.connect(_dsn(url, "postgres"))
-    try:
-        await admin.execute(f'DROP DATABASE "{target.database}" WITH (FORCE)')
-        await admin.execute(
-            f'CREATE DATABASE "{target.database}" TEMPLATE "{_templates["postgres"]}"'
-        )
-    finally:
-        await admin.close()
-
-
-def _drop_template(admin_dsn: str, name: str) -> None:
-    import asyncpg
-
-    async def drop() -> None:
-        admin = await asyncpg.connect(admin_dsn)
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
-
-    with contextlib.suppress(Exception):
-        asyncio.run(drop())
 
 
 def make_settings(

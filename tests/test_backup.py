@@ -55,7 +55,7 @@ async def restore_url(db_url: str, tmp_path: Path) -> AsyncIterator[str]:
     if make_url(db_url).get_backend_name() == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path / 'restored' / 'data' / 'tinbao.db'}"
         return
-    async with scratch_postgres(os.environ[POSTGRES_ENV], "tinbao_restore") as url:
+    async with scratch_postgres(os.environ[POSTGRES_ENV]) as url:
         yield url
 
 
