@@ -23,6 +23,7 @@ import subprocess
 import sys
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -433,3 +434,9 @@ def check_complete(report: Report, files: dict[int, int], links: dict[int, int])
     assert report.description and "sàn đầu tư" in report.description
     assert files.get(report.id) == 2, report.code  # both photos of the album
     assert links.get(report.id, 0) >= 2, report.code  # the account and the phone
+
+
+async def until(condition: Callable[[], bool]) -> None:
+    """Wait until `condition()` holds (it reads counters other tasks update)."""
+    while not condition():  # noqa: ASYNC110 (counters, not events, tell)
+        await asyncio.sleep(0.05)

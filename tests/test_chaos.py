@@ -28,12 +28,15 @@ from storage.engine import Database
 from storage.migrate import upgrade
 from storage.models import Attachment
 from tests.fakebotapi import FakeBotAPI
-from tests.simulated import Telegram, check_complete, reports_made, resident
+from tests.simulated import Telegram, check_complete, reports_made, resident, until
 from tests.test_crash import start_bot
 from tests.updates import Resident
 
 RESIDENTS = 20
 KILLS = 10
+# Messages the bot sends between two kills: at most 10 × 25 of the residents'
+# ~340 answers, so all ten kills come while they are still reporting.
+ANSWERS_BETWEEN_KILLS = (8, 25)
 
 
 class PollingTelegram(Telegram):
@@ -42,6 +45,11 @@ class PollingTelegram(Telegram):
     async def post(self, update: dict[str, Any]) -> None:
         self.posted += 1
         self.fake.push_update(update)
+
+
+def answers(fake: FakeBotAPI) -> int:
+    """Messages the bot has sent so far."""
+    return sum(1 for call in fake.calls if call.method == "sendMessage")
 
 
 async def test_ten_sigkills_under_load_lose_no_confirmed_report(tmp_path: Path) -> None:
@@ -72,7 +80,17 @@ async def test_ten_sigkills_under_load_lose_no_confirmed_report(tmp_path: Path) 
                 for n, person in enumerate(people)
             ]
             while kills < KILLS and not all(t.done() for t in tasks):
-                await asyncio.sleep(rng.uniform(1.5, 4.0))
+                # Kill once the new process has answered a few messages: the kills land
+                # while people are mid-report, and ten of them come before the residents'
+                # 20 × 17 updates can be done, however fast or slow the machine is.
+                target = answers(fake) + rng.randint(*ANSWERS_BETWEEN_KILLS)
+
+                def progressed(target: int = target) -> bool:
+                    return answers(fake) >= target or all(t.done() for t in tasks)
+
+                await asyncio.wait_for(until(progressed), 120)
+                if all(t.done() for t in tasks):
+                    break
                 bot.send_signal(signal.SIGKILL)
                 bot.wait(timeout=30)
                 kills += 1

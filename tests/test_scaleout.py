@@ -32,6 +32,7 @@ from tests.simulated import (
     reports_made,
     resident,
     start_webhook,
+    until,
     wait_ready,
 )
 from tests.updates import Resident
@@ -44,14 +45,6 @@ RESIDENTS = int(os.environ.get("TINBAO_TEST_SCALE_RESIDENTS", "300"))
 THINK = (1.0, 3.0)
 PATIENCE = 30.0
 REPLY_LINE = re.compile(r"update (\d+): message (\d+) sent")
-
-
-async def until(condition: Any) -> None:
-    """Wait until `condition()` holds (it reads counters other tasks update)."""
-    while True:
-        if condition():
-            return
-        await asyncio.sleep(0.05)
 
 
 async def unhandled(db: Database) -> int:
