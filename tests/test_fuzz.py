@@ -13,6 +13,7 @@ texts over 4,096 characters (captions over 1,024) after parsing, and bad buttons
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -178,6 +179,11 @@ def update_for(h: Harness, r: Resident, step: tuple[Any, Any, Any]) -> dict[str,
     return r.message(**{a: content})
 
 
+# Programs of 60–100 updates each; more for a deeper search than the suite's run
+# (TINBAO_TEST_FUZZ_EXAMPLES=200 takes some ten minutes).
+EXAMPLES = int(os.environ.get("TINBAO_TEST_FUZZ_EXAMPLES", "12"))
+
+
 def answered(calls: list[Call], chat_id: int) -> bool:
     """Whether the bot answered this chat (a message, an edit, a file, a button's toast)."""
     return any(
@@ -188,7 +194,7 @@ def answered(calls: list[Call], chat_id: int) -> bool:
 
 
 @settings(
-    max_examples=20,
+    max_examples=EXAMPLES,
     deadline=None,
     derandomize=True,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
