@@ -172,6 +172,8 @@ class Inbox:
         # Idle workers wait for a token here; each new update wakes one of them (not all:
         # every wake-up is a claim query on the shared database).
         self.tokens: asyncio.Queue[None] = asyncio.Queue(maxsize=services.settings.inbox_workers)
+        # Held by the idle worker that looks at the inbox on a timer (see `_idle`).
+        self.watching = asyncio.Lock()
         self.stopping = False
         self.tasks: list[asyncio.Task[None]] = []
         self.last_prune = 0.0
@@ -220,14 +222,23 @@ class Inbox:
                 await asyncio.sleep(1.0)
                 continue
             if taken is None:
-                # Nothing ready: wait to be woken, or look again after a while (an update a
-                # dead process held becomes free; one stored by another process ripens).
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.tokens.get(), POLL + random.random() * POLL)
-                await self._maybe_prune()
+                await self._idle()
                 continue
             await self._handle(*taken)
             self.poke()  # the same user's next update may be ready now: one more worker
+
+    async def _idle(self) -> None:
+        """Nothing is ready: wait to be woken by a new update. One idle worker at a time
+        also looks again after a while (an update a dead process held becomes free; one
+        stored by another process ripens): with every idle worker on a timer, an idle
+        process sent the shared database a claim query every few dozen milliseconds."""
+        if self.watching.locked():
+            await self.tokens.get()
+            return
+        async with self.watching:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.tokens.get(), POLL + random.random() * POLL)
+        await self._maybe_prune()
 
     async def _handle(self, inbox_id: int, payload: str) -> None:
         started = time.perf_counter()
