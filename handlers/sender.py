@@ -162,11 +162,28 @@ class Pacer:
         self.next += step
         return 0.0
 
-    def written(self, at: float | None = None) -> None:
-        """A message granted a slot went out (or its request ended without saying when)."""
+    def written(self, at: float | None = None) -> float:
+        """A message granted a slot went out (or its request ended without saying when).
+        Returns the time it counts from, for `refused`."""
         at = self.clock() if at is None else at
         self.unwritten = max(0, self.unwritten - 1)
-        self.wire.append(max(at, self.wire[-1]) if self.wire else at)
+        stamp = max(at, self.wire[-1]) if self.wire else at
+        self.wire.append(stamp)
+        return stamp
+
+    def refused(self, stamp: float) -> None:
+        """The message written at `stamp` was refused (the person blocked the bot, or the
+        chat is gone): it does not count against the limit, and its slot is given back.
+
+        Telegram does not document whether refused messages count; the Bot API's limit is
+        described as messages sent to users, and a refused one reaches nobody. Spending a
+        slot on each of them costs a broadcast as many slots as it has blocked subscribers
+        (2 % of the limit in our benchmark). If Telegram counts them after all, the worst is
+        an occasional 429, which holds and slows the sender like any flood wait.
+        """
+        with contextlib.suppress(ValueError):  # already out of the window
+            self.wire.remove(stamp)
+            self.next -= 1.0 / self.rate
 
     async def wait(self) -> None:
         """Wait for the next slot (re-checked after sleeping: a flood wait may have begun)."""
@@ -406,11 +423,13 @@ class Sender:
         pacer = self.pacer
         wired = False
 
+        stamp: float | None = None
+
         def on_wire() -> None:
-            nonlocal wired
+            nonlocal wired, stamp
             if not wired:  # (a photo refused by its id is sent again, uploaded)
                 wired = True
-                pacer.written()
+                stamp = pacer.written()
 
         try:
             result = await self.transport.send_warning(
@@ -447,6 +466,8 @@ class Sender:
             else:
                 run.outcomes.append(Outcome(recipient.user_id, "failed", error))
         else:
+            if outcome == "blocked" and stamp is not None:
+                pacer.refused(stamp)
             run.outcomes.append(Outcome(recipient.user_id, outcome, error))
 
     def _message(self, run: _Run, language: str) -> Outbound:

@@ -149,3 +149,29 @@ def test_an_unused_slot_does_not_count() -> None:
     assert pacer.delay() == 0
     pacer.unused()
     assert pacer.unwritten == 0 and not pacer.wire
+
+
+def test_refused_messages_give_their_slots_back() -> None:
+    def sends_in_ten_seconds(refusing: bool) -> int:
+        clock = Clock()
+        pacer = Pacer(30, clock)
+        end = clock.now + 10
+        sent = 0
+        while clock.now < end:
+            pause = pacer.delay()
+            if pause > 0:
+                clock.now += pause
+                continue
+            stamp = pacer.written()
+            sent += 1
+            if refusing and sent % 10 == 0:  # a tenth of the people blocked the bot
+                pacer.refused(stamp)
+        return sent
+
+    plain, refused = sends_in_ten_seconds(False), sends_in_ten_seconds(True)
+    assert 299 <= plain <= 301
+    assert refused >= plain * 10 / 9 - 2  # the refused ones took no slot
+    pacer = Pacer(30, Clock())
+    pacer.written()
+    pacer.refused(-1.0)  # long out of the window: nothing to give back
+    assert len(pacer.wire) == 1
