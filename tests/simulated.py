@@ -33,7 +33,7 @@ from aiohttp import web
 from sqlmodel import col, func, select
 
 from storage.engine import Database
-from storage.models import Attachment, Report, ReportIndicator
+from storage.models import Attachment, Indicator, Report, ReportIndicator
 from tests.fakebotapi import Call, FakeBotAPI
 from tests.test_crash import bot_env
 from tests.test_report_flow import JPEG
@@ -402,8 +402,11 @@ async def resident(
     raise AssertionError(f"{r.user_id}: never finished (last: {question})")
 
 
-async def reports_made(db: Database) -> tuple[list[Report], dict[int, int], dict[int, int]]:
-    """The submitted reports, with their evidence files and indicators counted per report."""
+async def reports_made(
+    db: Database,
+) -> tuple[list[Report], dict[int, int], dict[int, list[str]]]:
+    """The submitted reports, with their evidence files counted and their indicators listed
+    (`kind:value`) per report."""
     async with db.session() as session:
         reports = list(
             (await session.execute(select(Report).where(col(Report.status) != "draft"))).scalars()
@@ -415,25 +418,27 @@ async def reports_made(db: Database) -> tuple[list[Report], dict[int, int], dict
                 )
             ).all()
         )
-        links = dict(
-            (
-                await session.execute(
-                    select(ReportIndicator.report_id, func.count()).group_by(
-                        ReportIndicator.report_id
-                    )
-                )
-            ).all()
+        links: dict[int, list[str]] = defaultdict(list)
+        rows = await session.execute(
+            select(ReportIndicator.report_id, Indicator.kind, Indicator.value).join(
+                Indicator, col(Indicator.id) == col(ReportIndicator.indicator_id)
+            )
         )
+        for report_id, kind, value in rows.all():
+            links[report_id].append(f"{kind}:{value}")
     return reports, files, links
 
 
-def check_complete(report: Report, files: dict[int, int], links: dict[int, int]) -> None:
+def check_complete(report: Report, files: dict[int, int], links: dict[int, list[str]]) -> None:
     """A simulated resident's report has every answer and all its evidence."""
-    assert report.status == "new" and report.category == "investment", report.code
-    assert report.amount_lost_vnd == 50_000_000 and report.occurred_at is not None
-    assert report.description and "sàn đầu tư" in report.description
-    assert files.get(report.id) == 2, report.code  # both photos of the album
-    assert links.get(report.id, 0) >= 2, report.code  # the account and the phone
+    found = links.get(report.id or 0, [])
+    about = f"{report.code}: {found}, story {report.description!r}"
+    assert report.status == "new" and report.category == "investment", about
+    assert report.amount_lost_vnd == 50_000_000 and report.occurred_at is not None, about
+    assert report.description and "sàn đầu tư" in report.description, about
+    assert files.get(report.id) == 2, about  # both photos of the album
+    kinds = {item.split(":", 1)[0] for item in found}
+    assert {"bank_account", "phone"} <= kinds, about  # the account and the phone
 
 
 async def until(condition: Callable[[], bool]) -> None:
