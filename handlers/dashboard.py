@@ -18,6 +18,7 @@ from handlers import officer
 from handlers.cards import REJECT_REASONS, SPAM_REASON
 from handlers.context import Ctx
 from handlers.core import Inbound, Outbound
+from handlers.extract import extract_indicators
 from handlers.i18n import pick_language, translator
 from handlers.services import Services
 from storage import audit, dashboard
@@ -26,6 +27,12 @@ from storage.users import get_user
 
 # How long a login link from the bot may be used (once).
 LINK_MINUTES = 10
+
+
+def search_values(text: str) -> tuple[str, ...]:
+    """The phones, accounts and links a search names, as they are stored (`0912 345 678` is
+    `+84912345678`), so the queue's text search finds them however they were typed."""
+    return tuple(sorted({i.value for i in extract_indicators(text)}))
 
 
 async def login_link(ctx: Ctx) -> list[Outbound]:

@@ -179,6 +179,9 @@ class Filter:
     min_lost: int | None = None
     max_lost: int | None = None
     text: str | None = None
+    # The phones, accounts and links the text names, normalized as stored (`+84…`), found by
+    # the caller's extraction: an officer types 0912…, the database holds +84912….
+    values: tuple[str, ...] = ()
 
 
 def _day_start(day: date, zone: Any) -> datetime:
@@ -212,6 +215,7 @@ def conditions(f: Filter, zone: Any) -> list[Any]:
             .join(Indicator, col(Indicator.id) == col(ReportIndicator.indicator_id))
             .where(
                 or_(
+                    col(Indicator.value).in_(f.values),
                     col(Indicator.value).ilike(pattern, escape="\\"),
                     col(ReportIndicator.raw).ilike(pattern, escape="\\"),
                 )

@@ -324,6 +324,7 @@ class Dashboard:
             assignee = int(raw_assignee)
         elif raw_assignee:
             wrong.append("assignee")
+        text = q.get("q", "").strip()[:200] or None
         found = store.Filter(
             status=status,
             category=q.get("category", "").strip()[:32] or None,
@@ -332,7 +333,8 @@ class Dashboard:
             assignee=assignee,
             min_lost=money("min_lost"),
             max_lost=money("max_lost"),
-            text=q.get("q", "").strip()[:200] or None,
+            text=text,
+            values=dashboard.search_values(text) if text else (),
         )
         return found, wrong
 
