@@ -29,10 +29,10 @@ from storage.users import get_user
 LINK_MINUTES = 10
 
 
-def search_values(text: str) -> tuple[str, ...]:
+def search_values(text: str) -> tuple[tuple[str, str], ...]:
     """The phones, accounts and links a search names, as they are stored (`0912 345 678` is
     `+84912345678`), so the queue's text search finds them however they were typed."""
-    return tuple(sorted({i.value for i in extract_indicators(text)}))
+    return tuple(sorted({(i.kind, i.value) for i in extract_indicators(text)}))
 
 
 async def login_link(ctx: Ctx) -> list[Outbound]:

@@ -8,6 +8,7 @@ session however many times (or by however many people at once) it is opened.
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from collections import Counter, defaultdict
 from collections.abc import Sequence
@@ -15,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, or_, update
+from sqlalchemy import and_, delete, func, or_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -34,6 +35,7 @@ from storage.stats import LOSS_STATUSES
 # Statuses an officer can filter on (drafts are never shown).
 STATUSES = ("new", "in_review", "needs_info", "verified", "forwarded", "closed", "rejected", "spam")
 PAGE = 50
+CODE_LIKE = re.compile(r"(?i)TB-\d{4}-\d{3,}")
 # Counting every match of a broad filter over a large table costs more than the page itself;
 # past this many the page says "more than".
 COUNT_CAP = 10_000
@@ -179,17 +181,18 @@ class Filter:
     min_lost: int | None = None
     max_lost: int | None = None
     text: str | None = None
-    # The phones, accounts and links the text names, normalized as stored (`+84…`), found by
-    # the caller's extraction: an officer types 0912…, the database holds +84912….
-    values: tuple[str, ...] = ()
+    # The phones, accounts and links the text names, (kind, value) normalized as stored, found
+    # by the caller's extraction: an officer types 0912…, the database holds +84912….
+    values: tuple[tuple[str, str], ...] = ()
 
 
 def _day_start(day: date, zone: Any) -> datetime:
     return datetime.combine(day, time.min, tzinfo=zone)
 
 
-def conditions(f: Filter, zone: Any) -> list[Any]:
-    """The WHERE clauses of a filter (days are counted in `zone`, Vietnam time)."""
+def conditions(f: Filter, zone: Any, dialect: str = "sqlite") -> list[Any]:
+    """The WHERE clauses of a filter (days are counted in `zone`, Vietnam time) for a
+    database `dialect`."""
     where: list[Any] = [col(Report.status) != "draft"]
     if f.status in STATUSES:
         where.append(col(Report.status) == f.status)
@@ -208,27 +211,53 @@ def conditions(f: Filter, zone: Any) -> list[Any]:
     if f.max_lost is not None:
         where.append(col(Report.amount_lost_vnd) <= f.max_lost)
     if f.text:
-        needle = f.text.strip()[:200]
-        pattern = "%" + needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        where.append(_text_condition(f, dialect))
+    return where
+
+
+def _text_condition(f: Filter, dialect: str) -> Any:
+    """A report matches a search by its case code, its story, or a phone, account or link.
+
+    Indicators the search names exactly (`values`, normalized by the caller) are looked up by
+    the (kind, value) index. Only a search with digits or a dot and no exact indicator (a part
+    of a number, a piece of a domain) scans the indicators' values; words never do.
+    """
+    needle = (f.text or "").strip()[:200]
+    pattern = "%" + needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    parts = [col(Report.code) == needle.upper()]
+    named: Any = None
+    if f.values:
+        # A phone, account or link typed whole: the reports carrying it, by index. Its
+        # appearances in stories were extracted into indicators when the report was filed.
+        named = or_(
+            *(and_(col(Indicator.kind) == kind, col(Indicator.value) == value)
+              for kind, value in f.values)
+        )  # fmt: skip
+    elif not CODE_LIKE.fullmatch(needle):
+        parts.append(_contains(col(Report.description), pattern, dialect))
+        if any(ch.isdigit() or ch == "." for ch in needle) and len(needle) >= 3:
+            named = _contains(col(Indicator.value), pattern, dialect)
+    if named is not None:
         carrying = (
             select(col(ReportIndicator.report_id))
             .join(Indicator, col(Indicator.id) == col(ReportIndicator.indicator_id))
-            .where(
-                or_(
-                    col(Indicator.value).in_(f.values),
-                    col(Indicator.value).ilike(pattern, escape="\\"),
-                    col(ReportIndicator.raw).ilike(pattern, escape="\\"),
-                )
-            )
+            .where(named)
         )
-        where.append(
-            or_(
-                col(Report.code) == needle.upper(),
-                col(Report.description).ilike(pattern, escape="\\"),
-                col(Report.id).in_(carrying),
-            )
-        )
-    return where
+        parts.append(col(Report.id).in_(carrying))
+    return or_(*parts)
+
+
+def _contains(column: Any, pattern: str, dialect: str) -> Any:
+    """`column` contains the text, whatever the case. SQLite's LIKE ignores the case of ASCII
+    letters by itself (and its lower() folds nothing else), so the lower() of ILIKE would only
+    cost time there; PostgreSQL's ILIKE folds Vietnamese letters too."""
+    if dialect == "postgresql":
+        return column.ilike(pattern, escape="\\")
+    return column.like(pattern, escape="\\")
+
+
+def _dialect(session: AsyncSession) -> str:
+    return session.get_bind().dialect.name
 
 
 @dataclass(frozen=True)
@@ -240,15 +269,22 @@ class Row:
 
 
 async def find(
-    session: AsyncSession, f: Filter, zone: Any, *, page: int = 1, per_page: int = PAGE
+    session: AsyncSession,
+    f: Filter,
+    zone: Any,
+    *,
+    page: int = 1,
+    per_page: int = PAGE,
+    peek: bool = False,
 ) -> list[Row]:
-    """A page of the reports matching `f`, newest first."""
+    """A page of the reports matching `f`, newest first; with `peek`, one more row if there
+    is one (to know whether a next page exists without counting)."""
     result = await session.execute(
         select(Report)
-        .where(*conditions(f, zone))
+        .where(*conditions(f, zone, _dialect(session)))
         .order_by(col(Report.id).desc())
         .offset(max(0, page - 1) * per_page)
-        .limit(per_page)
+        .limit(per_page + (1 if peek else 0))
     )
     reports = list(result.scalars())
     people = await _users(session, {r.assignee_id for r in reports if r.assignee_id})
@@ -257,7 +293,12 @@ async def find(
 
 async def count(session: AsyncSession, f: Filter, zone: Any, cap: int = COUNT_CAP) -> int:
     """How many reports match `f`, counted up to `cap` (+1 meaning "more")."""
-    inner = select(col(Report.id)).where(*conditions(f, zone)).limit(cap + 1).subquery()
+    inner = (
+        select(col(Report.id))
+        .where(*conditions(f, zone, _dialect(session)))
+        .limit(cap + 1)
+        .subquery()
+    )
     result = await session.execute(select(func.count()).select_from(inner))
     return int(result.scalar_one())
 
@@ -276,7 +317,10 @@ async def export_rows(
     """The reports of a filter for a spreadsheet, newest first: the case's facts, its
     indicators and evidence hashes, never the reporter's identity."""
     result = await session.execute(
-        select(Report).where(*conditions(f, zone)).order_by(col(Report.id).desc()).limit(limit)
+        select(Report)
+        .where(*conditions(f, zone, _dialect(session)))
+        .order_by(col(Report.id).desc())
+        .limit(limit)
     )
     reports = list(result.scalars())
     ids = [r.id for r in reports if r.id is not None]
@@ -313,27 +357,6 @@ async def export_rows(
 
 def _chunks(items: Sequence[int], size: int) -> list[Sequence[int]]:
     return [items[i : i + size] for i in range(0, len(items), size)]
-
-
-async def assignees(session: AsyncSession) -> list[User]:
-    """Everyone who holds or held a report, and the current staff, for the queue's filter."""
-    holders = select(col(Report.assignee_id)).where(col(Report.assignee_id).is_not(None))
-    result = await session.execute(
-        select(User)
-        .where(or_(col(User.role).in_(STAFF), col(User.id).in_(holders.distinct())))
-        .order_by(col(User.id))
-    )
-    return list(result.scalars())
-
-
-async def categories(session: AsyncSession) -> list[str]:
-    """The categories reports were filed under."""
-    result = await session.execute(
-        select(col(Report.category))
-        .where(col(Report.category).is_not(None), col(Report.status) != "draft")
-        .distinct()
-    )
-    return sorted(c for (c,) in result.all() if c)
 
 
 # ------------------------------------------------------------------------------- indicators
