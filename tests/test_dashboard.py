@@ -7,6 +7,7 @@ on both engines in tests/test_dashboard_storage.py.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import socket
 from collections.abc import AsyncIterator
@@ -22,8 +23,8 @@ from aiohttp import web
 from openpyxl import load_workbook
 
 from bot.channels.telegram import TelegramOutbox
-from bot.web.serve import build_app
-from tests.conftest import Harness, running_bot
+from bot.web.serve import build_app, serve
+from tests.conftest import Harness, make_settings, running_bot
 from tests.test_officer_flow import ADMIN, OFFICER, OFFICER_VI, file_report, joined
 from tests.updates import Resident
 
@@ -236,3 +237,32 @@ async def test_actions_from_the_web_reach_the_reporter_and_exports_hold_the_filt
             async with browser.get(f"{base}/audit") as response:
                 log = await response.text()
             assert "report.viewed" in log or "reports.exported" in log
+
+
+async def test_tinbao_web_serves_the_dashboard_and_health_alone(tmp_path: Path) -> None:
+    port = free_port()
+    settings = make_settings(
+        tmp_path,
+        f"sqlite+aiosqlite:///{tmp_path / 'tinbao.db'}",
+        listen=f"127.0.0.1:{port}",
+    )
+    stop = asyncio.Event()
+    task = asyncio.get_running_loop().create_task(serve(settings, stop))
+    try:
+        async with client() as http:
+            for _ in range(200):  # until it listens
+                try:
+                    async with http.get(f"http://127.0.0.1:{port}/healthz") as response:
+                        assert await response.json() == {"status": "ok"}
+                        break
+                except aiohttp.ClientConnectionError:
+                    await asyncio.sleep(0.05)
+            async with http.get(f"http://127.0.0.1:{port}/") as response:
+                assert response.status == 401 and "/dashboard" in await response.text()
+            async with http.get(f"http://127.0.0.1:{port}/static/style.css") as response:
+                assert response.content_type == "text/css"
+            async with http.get(f"http://127.0.0.1:{port}/telegram") as response:
+                assert response.status == 404  # no webhook in this process
+    finally:
+        stop.set()
+        await task
