@@ -237,14 +237,19 @@ def _text_condition(f: Filter, dialect: str) -> Any:
         parts.append(_contains(col(Report.description), pattern, dialect))
         if any(ch.isdigit() or ch == "." for ch in needle) and len(needle) >= 3:
             named = _contains(col(Indicator.value), pattern, dialect)
-    if named is not None:
-        carrying = (
-            select(col(ReportIndicator.report_id))
-            .join(Indicator, col(Indicator.id) == col(ReportIndicator.indicator_id))
-            .where(named)
-        )
-        parts.append(col(Report.id).in_(carrying))
-    return or_(*parts)
+    if named is None:
+        return or_(*parts)
+    carrying = (
+        select(col(ReportIndicator.report_id))
+        .join(Indicator, col(Indicator.id) == col(ReportIndicator.indicator_id))
+        .where(named)
+    )
+    if len(parts) == 1:
+        # Only indexed lookups: one IN over their union, so the database fetches the few
+        # reports found instead of testing every report against each lookup.
+        by_code = select(col(Report.id)).where(parts[0]).correlate(None)
+        return col(Report.id).in_(by_code.union(carrying))
+    return or_(*parts, col(Report.id).in_(carrying))
 
 
 def _contains(column: Any, pattern: str, dialect: str) -> Any:

@@ -92,6 +92,10 @@ class Dialogue(SQLModel, table=True):
 class Report(SQLModel, table=True):
     """A report. It exists from the first step as a draft so evidence can attach to it."""
 
+    # The dashboard's queue filtered by status, newest first, reads this index in order and
+    # stops at the page's end (PostgreSQL would otherwise walk the whole primary key).
+    __table_args__ = (sa.Index("ix_report_status_id", "status", "id"),)
+
     id: int | None = Field(default=None, primary_key=True)
     code: str | None = Field(default=None, max_length=16, unique=True)
     reporter_id: int | None = Field(

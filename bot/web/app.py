@@ -447,7 +447,7 @@ class Dashboard:
             reasons=REJECT_REASONS,
             mine=mine,
             can_ask=mine and report.status in queue.OPEN,
-            said=page.request.query.getall("said", [])[:5],
+            said=_said(page),
         )
 
     async def report_action(self, page: Page, form: Any) -> web.StreamResponse:
@@ -486,7 +486,9 @@ class Dashboard:
             said = done.said
             if done.send:
                 self._send(done)
-        target = f"/reports/{report.code}?" + urlencode([("said", s) for s in said[:5]])
+        said = said[:5]
+        shown = [("said", s) for s in said] + [("sig", _sign(page.signed.csrf, said))]
+        target = f"/reports/{report.code}?" + urlencode(shown)
         return _redirect(target)
 
     def _send(self, done: dashboard.Done) -> None:
@@ -716,6 +718,21 @@ def _download_type(mime: str) -> str:
 
 def _quote(name: str) -> str:
     return quote(name, safe="")
+
+
+def _sign(key: str, said: list[str]) -> str:
+    """A signature of what an action said, so the page after the redirect shows only what
+    this dashboard wrote, never a text someone put in a link."""
+    return hmac.new(key.encode(), "\n".join(said).encode(), "sha256").hexdigest()
+
+
+def _said(page: Page) -> list[str]:
+    """What the last action told the officer (from the redirect's signed query)."""
+    said = page.request.query.getall("said", [])[:5]
+    sig = page.request.query.get("sig", "")
+    if said and hmac.compare_digest(sig.encode(), _sign(page.signed.csrf, said).encode()):
+        return said
+    return []
 
 
 def _redirect(location: str) -> web.Response:

@@ -1,4 +1,4 @@
-"""The web dashboard: one-time login links and signed-in sessions.
+"""The web dashboard: one-time login links, signed-in sessions, and an index for its queue.
 
 Revision ID: 0011
 Revises: 0010
@@ -40,9 +40,11 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id_hash"),
     )
     op.create_index("ix_dashboardsession_user_id", "dashboardsession", ["user_id"])
+    op.create_index("ix_report_status_id", "report", ["status", "id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_report_status_id", "report")
     op.drop_index("ix_dashboardsession_user_id", "dashboardsession")
     op.drop_table("dashboardsession")
     op.drop_index("ix_dashboardtoken_user_id", "dashboardtoken")
