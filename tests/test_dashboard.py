@@ -202,10 +202,31 @@ async def test_actions_from_the_web_reach_the_reporter_and_exports_hold_the_filt
             # The reporter hears it in their language, as after a press in the chat.
             await h.fake.wait_for_text(RESIDENT.user_id, after=start, contains=first)
 
+            # A note stays among officers; a question reaches the reporter, without a name.
+            async with browser.post(
+                f"{base}/reports/{first}/note", data={"csrf": token, "text": "Gọi lại <b>sau</b>"}
+            ) as response:
+                noted = await response.text()
+            assert "Gọi lại &lt;b&gt;sau&lt;/b&gt;" in noted  # on the timeline, as text
+            start = h.fake.mark()
+            async with browser.post(
+                f"{base}/reports/{first}/ask",
+                data={"csrf": token, "text": "Bạn chuyển lúc mấy giờ?"},
+            ) as response:
+                assert "Your question was sent" in await response.text()
+            asked = await h.fake.wait_for_text(
+                RESIDENT.user_id, after=start, contains="Bạn chuyển lúc mấy giờ?"
+            )
+            assert OFFICER.first_name not in str(asked.params["text"])
+            async with browser.post(
+                f"{base}/reports/{first}/ask", data={"csrf": token, "text": "  "}
+            ) as response:
+                assert "nothing was saved" in await response.text()
+
             start = h.fake.mark()
             async with browser.post(
                 f"{base}/reports/{first}/status",
-                data={"csrf": token, "to": "verified", "seen": "in_review"},
+                data={"csrf": token, "to": "verified", "seen": "needs_info"},
             ) as response:
                 assert response.status == 200
             await h.fake.wait_for_text(RESIDENT.user_id, after=start, contains=first)

@@ -494,8 +494,8 @@ class Dashboard:
     def _send(self, done: dashboard.Done) -> None:
         outbox = self.outbox()
         if outbox is None:
-            # No bot in this process: the timers of `tinbao run` find the unsent cards and
-            # notices (left unmarked) and send them.
+            # No bot in this process: the timers of `tinbao run` find the unsent notices to
+            # reporters and send them; the cards catch up at the report's next change.
             log.warning("no bot to send %d messages with; the timers will", len(done.send))
             return
         task = asyncio.get_running_loop().create_task(

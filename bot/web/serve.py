@@ -3,8 +3,8 @@
 The bot process (`tinbao run`) keeps handling Telegram; this process serves the dashboard and
 uses a python-telegram-bot `Application` built by the same factory only to send what officers'
 actions produce (card edits, notices to reporters). Without a token it still serves the pages;
-what an action would have sent is then left unmarked in the database, where the bot's timers
-find it and send it.
+a notice to a reporter is then left unsent in the database, where the bot's timers find it and
+send it, and the cards catch up at the report's next change in the chat.
 """
 
 from __future__ import annotations
