@@ -24,8 +24,12 @@ from openpyxl import load_workbook
 
 from bot.channels.telegram import TelegramOutbox
 from bot.web.serve import build_app, serve
+from handlers import evidence
+from storage import queue
+from storage.models import Attachment
 from tests.conftest import Harness, make_settings, running_bot
 from tests.test_officer_flow import ADMIN, OFFICER, OFFICER_VI, file_report, joined
+from tests.test_report_flow import PDF
 from tests.updates import Resident
 
 RESIDENT = Resident(8101, "Phạm Văn Dân")
@@ -71,6 +75,28 @@ async def login_link(h: Harness, who: Resident) -> str:
     found = LINK.search(text)
     assert found, text
     return found.group(0)
+
+
+async def add_evidence(h: Harness, code: str, data: bytes, mime: str, name: str) -> int:
+    """Store a file as evidence of a report, as the bot does; returns its row id."""
+    settings = h.services.settings
+    stored = evidence.store(settings.evidence_dir, data, mime, settings.evidence_keys)
+    async with h.services.db.session() as session:
+        report = await queue.by_code(session, code)
+        assert report is not None and report.id is not None
+        row = Attachment(
+            report_id=report.id,
+            kind="document",
+            sha256=stored.sha256,
+            size=stored.size,
+            mime=stored.mime,
+            stored_path=stored.path,
+            original_name=name,
+        )
+        session.add(row)
+        await session.flush()
+        assert row.id is not None
+        return row.id
 
 
 def client() -> aiohttp.ClientSession:
@@ -158,6 +184,18 @@ async def test_signing_in_with_the_bots_link_and_what_is_refused(
             async with browser.get(f"{base}/evidence/{evidence.group(1)}/thumb") as response:
                 assert response.headers["Content-Type"] == "image/png"
             assert re.search(r"SHA-256 <code>[0-9a-f]{64}</code>", page)
+            # Anything but a picture is a download, never shown by the browser.
+            pdf = await add_evidence(h, code, PDF, "application/pdf", "hợp đồng.pdf")
+            async with browser.get(f"{base}/evidence/{pdf}") as response:
+                assert response.headers["Content-Type"] == "application/pdf"
+                assert response.headers["Content-Disposition"] == (
+                    "attachment; filename*=UTF-8''h%E1%BB%A3p%20%C4%91%E1%BB%93ng.pdf"
+                )
+                assert await response.read() == PDF
+            page_html = await add_evidence(h, code, b"<html><script>x</script>", "text/html", "a")
+            async with browser.get(f"{base}/evidence/{page_html}") as response:
+                assert response.headers["Content-Type"] == "application/octet-stream"
+                assert response.headers["Content-Disposition"].startswith("attachment")
 
             # Removing the officer ends their session at once.
             calls = await h.send(ADMIN.command("canbo", f"xoa {OFFICER.user_id}"))

@@ -66,6 +66,9 @@ HEADERS = {
     "Cache-Control": "no-store",
 }
 THUMB = (320, 320)
+# Pictures shown in the page (Pillow decodes them for thumbnails); anything else, HEIC
+# included, is a download.
+PICTURES = frozenset({"image/jpeg", "image/png", "image/webp", "image/gif"})
 STATS_DAYS = 30
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 OutboxFactory = Callable[[], Outbox | None]
@@ -436,6 +439,7 @@ class Dashboard:
             priority=cards.priority_label(t, score),
             timeline=cards.timeline(t, report, events, people),
             attachments=attachments,
+            thumbable=PICTURES,
             status_name=partial(cards.status_name, t),
             category=category_label(t, report.category),
             officer_name=partial(cards.officer_name, t),
@@ -537,7 +541,7 @@ class Dashboard:
         except Exception:
             log.exception("an evidence file could not be opened")
             return self.render(page, "message.html", 404, message=cards.unreadable_file(page.t))
-        image = attachment.mime in ("image/jpeg", "image/png", "image/webp", "image/gif")
+        image = attachment.mime in PICTURES
         if thumb:
             if not image:
                 return web.Response(status=404)
