@@ -34,7 +34,7 @@ def _headers(t: Translator) -> list[str]:
         t._("Sent"),
         t._("When it happened"),
         t._("Money lost (VND)"),
-        t._("Officer"),
+        t._("Handled by"),
         t._("Phones, accounts and links"),
         t._("Story"),
     ]
