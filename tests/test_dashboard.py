@@ -25,9 +25,11 @@ from openpyxl import load_workbook
 from bot.channels.telegram import TelegramOutbox
 from bot.web.serve import build_app, serve
 from handlers import evidence
+from storage import dashboard as store
 from storage import queue
-from storage.models import Attachment
-from tests.conftest import Harness, make_settings, running_bot
+from storage.models import Attachment, Report, User, utcnow
+from tests.conftest import Harness, make_settings, migrated, running_bot
+from tests.fakebotapi import FakeBotAPI
 from tests.test_officer_flow import ADMIN, OFFICER, OFFICER_VI, file_report, joined
 from tests.test_report_flow import PDF
 from tests.updates import Resident
@@ -317,30 +319,68 @@ async def test_actions_from_the_web_reach_the_reporter_and_exports_hold_the_filt
             assert "report.viewed" in log or "reports.exported" in log
 
 
-async def test_tinbao_web_serves_the_dashboard_and_health_alone(tmp_path: Path) -> None:
+async def test_tinbao_web_serves_the_dashboard_alone_and_sends_with_its_own_bot(
+    tmp_path: Path,
+) -> None:
     port = free_port()
-    settings = make_settings(
-        tmp_path,
-        f"sqlite+aiosqlite:///{tmp_path / 'tinbao.db'}",
-        listen=f"127.0.0.1:{port}",
-    )
-    stop = asyncio.Event()
-    task = asyncio.get_running_loop().create_task(serve(settings, stop))
-    try:
-        async with client() as http:
-            for _ in range(200):  # until it listens
-                try:
-                    async with http.get(f"http://127.0.0.1:{port}/healthz") as response:
-                        assert await response.json() == {"status": "ok"}
-                        break
-                except aiohttp.ClientConnectionError:
-                    await asyncio.sleep(0.05)
-            async with http.get(f"http://127.0.0.1:{port}/") as response:
-                assert response.status == 401 and "/dashboard" in await response.text()
-            async with http.get(f"http://127.0.0.1:{port}/static/style.css") as response:
-                assert response.content_type == "text/css"
-            async with http.get(f"http://127.0.0.1:{port}/telegram") as response:
-                assert response.status == 404  # no webhook in this process
-    finally:
-        stop.set()
-        await task
+    async with FakeBotAPI() as fake:
+        settings = make_settings(
+            tmp_path,
+            f"sqlite+aiosqlite:///{tmp_path / 'tinbao.db'}",
+            fake,
+            listen=f"127.0.0.1:{port}",
+        )
+        # What the bot (`tinbao run`, elsewhere) would have stored: an officer, a reporter and
+        # their new report.
+        database = await migrated(settings.effective_database_url)
+        now = utcnow()
+        async with database.session() as session:
+            officer = await queue.set_role(session, "telegram", "7002", "officer", now=now)
+            reporter = User(channel="telegram", external_id="8101", created_at=now)
+            session.add(reporter)
+            await session.flush()
+            session.add(
+                Report(
+                    code="TB-2611-0042",
+                    channel="telegram",
+                    status="new",
+                    reporter_id=reporter.id,
+                    submitted_at=now,
+                    queued_at=now,
+                    description="Họ gọi tự xưng công an",
+                )
+            )
+            assert officer.id is not None
+            token = await store.issue_token(session, officer.id, now, timedelta(minutes=10))
+        await database.dispose()
+
+        stop = asyncio.Event()
+        task = asyncio.get_running_loop().create_task(serve(settings, stop))
+        base = f"http://127.0.0.1:{port}"
+        try:
+            async with client() as http:
+                while True:  # until it listens (the task fails loudly if it cannot)
+                    assert not task.done()
+                    try:
+                        async with http.get(f"{base}/healthz") as response:
+                            assert await response.json() == {"status": "ok"}
+                            break
+                    except aiohttp.ClientConnectionError:
+                        await asyncio.sleep(0.05)
+                async with http.get(f"{base}/static/style.css") as response:
+                    assert response.content_type == "text/css"
+                async with http.get(f"{base}/telegram") as response:
+                    assert response.status == 404  # no webhook in this process
+                async with http.get(f"{base}/login", params={"token": token}) as response:
+                    page = await response.text()
+                assert "TB-2611-0042" in page
+                start = fake.mark()
+                async with http.post(
+                    f"{base}/reports/TB-2611-0042/claim", data={"csrf": csrf_of(page)}
+                ) as response:
+                    assert response.status == 200
+                # The reporter is told through this process's own bot.
+                await fake.wait_for_text(8101, after=start, contains="TB-2611-0042")
+        finally:
+            stop.set()
+            await task
