@@ -153,6 +153,12 @@ async def test_the_queue_filters_by_each_field_and_searches_text(db: Database) -
 
     everything = ["TB-2611-0003", "TB-2611-0002", "TB-2611-0001"]
     assert await codes() == everything  # newest first, no drafts
+    async with db.session() as session:
+        second_page = await store.find(session, store.Filter(), VIETNAM, page=2, per_page=2)
+        peeked = await store.find(session, store.Filter(), VIETNAM, per_page=2, peek=True)
+        assert await store.count(session, store.Filter(), VIETNAM, cap=1) == 2  # "more than 1"
+    assert [row.report.code for row in second_page] == ["TB-2611-0001"]
+    assert len(peeked) == 3  # one past the page: there is a next page
     assert await codes(status="in_review") == ["TB-2611-0002"]
     assert await codes(category="job") == ["TB-2611-0003", "TB-2611-0002"]
     assert await codes(since=(NOW - day).date()) == ["TB-2611-0003", "TB-2611-0002"]
