@@ -285,7 +285,7 @@ class Dashboard:
         if chosen in LANGUAGES:
             async with self.services.db.session() as session:
                 await store.set_language(session, page.signed.id_hash, chosen)
-        return _redirect(_back(page.request, str(form.get("back", "/"))))
+        return _redirect(_back(str(form.get("back", "/"))))
 
     # --------------------------------------------------------------------------------- queue
 
@@ -748,7 +748,7 @@ def _int(raw: str, default: int, low: int, high: int) -> int:
     return min(high, max(low, int(raw))) if raw.isdigit() and len(raw) < 7 else default
 
 
-def _back(request: web.Request, target: str) -> str:
+def _back(target: str) -> str:
     """A path on this site to return to (never another site)."""
     if target.startswith("/") and not target.startswith("//") and "\\" not in target:
         return target
