@@ -308,7 +308,9 @@ async def test_actions_from_the_web_reach_the_reporter_and_exports_hold_the_filt
             async with browser.get(f"{base}/audit") as response:
                 assert response.status == 403
             async with browser.get(f"{base}/stats") as response:
-                assert "<svg" in await response.text()
+                stats = await response.text()
+            assert stats.count("<svg") >= 4  # per day, money, time to claim, top indicators
+            assert re.search(r"<title>[^<]*0912 345 678: 1</title>", stats)
 
         admin_link = await login_link(h, ADMIN)
         async with client() as browser:

@@ -619,9 +619,18 @@ class Dashboard:
         claims = charts.bars(claim_labels, store.histogram(trend.claim_minutes, edges), t.number)
         minutes = sorted(trend.claim_minutes)
         median = minutes[len(minutes) // 2] if minutes else None
+        ranked = charts.ranking(
+            [
+                cards.indicator_line(t, kind, value, None)[:48]
+                for kind, value, _ in trend.top_indicators
+            ],
+            [n for _, _, n in trend.top_indicators],
+            t.number,
+        )
         return self.render(
             page,
             "stats.html",
+            ranked=ranked,
             per_day=per_day,
             lost=lost,
             claims=claims,

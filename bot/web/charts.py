@@ -94,3 +94,36 @@ def _ticks(labels: Sequence[str], step: float) -> list[tuple[float, str]]:
     # At most about ten labels under the axis, so they never overlap.
     every = max(1, len(labels) // 10)
     return [(LEFT + i * step + step / 2, label) for i, label in enumerate(labels) if i % every == 0]
+
+
+@dataclass(frozen=True)
+class Row:
+    """One horizontal bar with its label and figure."""
+
+    y: float
+    w: float
+    label: str
+    figure: str
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """Horizontal bars, longest first (the phones, accounts and links in most reports)."""
+
+    width: int
+    height: int
+    left: int
+    bar: int
+    rows: list[Row]
+
+
+def ranking(labels: Sequence[str], values: Sequence[int], fmt: Callable[[int], str]) -> Ranking:
+    """One horizontal bar per label, scaled to the largest value."""
+    left, bar, gap = 300, 18, 6
+    peak = max([*values, 1])
+    room = WIDTH - left - 60
+    rows = [
+        Row(i * (bar + gap), max(1.0, room * value / peak), label, fmt(value))
+        for i, (label, value) in enumerate(zip(labels, values, strict=True))
+    ]
+    return Ranking(WIDTH, max(bar, len(rows) * (bar + gap)), left, bar, rows)
