@@ -49,7 +49,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    level = logging.INFO if args.command in ("run", "webhook") else logging.WARNING
+    level = logging.INFO if args.command in ("run", "webhook", "web") else logging.WARNING
     logs.configure(level)
     try:
         settings = Settings()
@@ -82,6 +82,12 @@ def _parser() -> argparse.ArgumentParser:
         "(several processes may share one PostgreSQL database)",
     )
     hook.set_defaults(func=_webhook)
+    web = commands.add_parser(
+        "web",
+        help="serve the officers' web dashboard and /healthz on TINBAO_LISTEN (for polling "
+        "deployments; `tinbao webhook` serves it too)",
+    )
+    web.set_defaults(func=_web)
     run.set_defaults(func=_run)
 
     chat = commands.add_parser("chat", help="talk to the bot in this terminal, no Telegram needed")
@@ -305,6 +311,14 @@ def _webhook(settings: Settings, args: argparse.Namespace) -> int:
     from bot.webhook import serve
 
     log.info("tinbao webhook: starting")
+    asyncio.run(serve(settings))
+    return 0
+
+
+def _web(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.web.serve import serve
+
+    log.info("tinbao web: starting")
     asyncio.run(serve(settings))
     return 0
 

@@ -73,6 +73,11 @@ class Settings(BaseSettings):
     webhook_secret: str | None = None
     listen: str = "127.0.0.1:8080"
     webhook_max_connections: int = Field(default=40, ge=1, le=100)
+    # The web dashboard (`tinbao webhook`, `tinbao web`; docs/dashboard.md): the address
+    # officers open, which the bot's one-time login links start with, and how long a signed-in
+    # browser stays signed in.
+    public_url: str = "http://127.0.0.1:8080"
+    dashboard_session_hours: float = Field(default=12.0, gt=0, le=24 * 30)
     # Updates handled at once by each process, and how long an update waits in the inbox so
     # that an earlier one of the same user, delivered a moment later, still goes first.
     inbox_workers: int = Field(default=16, ge=1, le=256)

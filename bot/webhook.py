@@ -42,11 +42,13 @@ from telegram.ext import Application
 from bot.channels.telegram import (
     ALLOWED_UPDATES,
     CHANNEL,
+    TelegramOutbox,
     _on_start,
     _on_stop,
     build_application,
 )
 from bot.settings import Settings
+from bot.web.app import Dashboard
 from handlers.services import Services
 from storage import inbox
 from storage.engine import Database
@@ -292,7 +294,7 @@ class Inbox:
 
 
 class Server:
-    """The aiohttp application: Telegram's webhook, health, readiness and metrics."""
+    """The aiohttp application: Telegram's webhook, health, readiness, metrics, dashboard."""
 
     def __init__(
         self, settings: Settings, services: Services, workers: Inbox, metrics: Metrics
@@ -310,6 +312,9 @@ class Server:
         self.app.router.add_get("/healthz", self.healthz)
         self.app.router.add_get("/readyz", self.readyz)
         self.app.router.add_get("/metrics", self.metrics_page)
+        # The officers' dashboard under `/`, sending with this process's bot.
+        bot = workers.application.bot
+        Dashboard(settings, services, lambda: TelegramOutbox(bot)).mount(self.app)
 
     async def telegram(self, request: web.Request) -> web.Response:
         """Store the update, then say 200: Telegram considers it delivered only then."""

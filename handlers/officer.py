@@ -44,6 +44,7 @@ MENU = (
     ("cam", "ban", "ban", N_("Ban someone who misuses the bot (admins)")),
     ("bocam", "unban", "unban", N_("Lift a ban (admins)")),
     ("danhtinh", "reveal", "reveal", N_("Reveal who made a report, with a reason (admins)")),
+    ("dashboard", "dashboard", "dashboard", N_("A sign-in link to the web dashboard")),
 )
 COMMANDS = {
     name: action for vietnamese, english, action, _ in MENU for name in (vietnamese, english)

@@ -17,6 +17,7 @@ from handlers import (
     cards,
     check,
     context,
+    dashboard,
     followup,
     intake,
     limits,
@@ -558,6 +559,8 @@ async def _staff_command(ctx: Ctx, action: str) -> list[Outbound]:
         return await bans.command(ctx, action)
     if action == "reveal":
         return await reveal.command(ctx)
+    if action == "dashboard":
+        return await dashboard.login_link(ctx)
     if action == "stats":
         if not officer.is_staff(ctx):
             return officer.refusal(ctx, f"/{ctx.inbound.command}")

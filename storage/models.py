@@ -92,6 +92,10 @@ class Dialogue(SQLModel, table=True):
 class Report(SQLModel, table=True):
     """A report. It exists from the first step as a draft so evidence can attach to it."""
 
+    # The dashboard's queue filtered by status, newest first, reads this index in order and
+    # stops at the page's end (PostgreSQL would otherwise walk the whole primary key).
+    __table_args__ = (sa.Index("ix_report_status_id", "status", "id"),)
+
     id: int | None = Field(default=None, primary_key=True)
     code: str | None = Field(default=None, max_length=16, unique=True)
     reporter_id: int | None = Field(
@@ -511,3 +515,39 @@ class Ban(SQLModel, table=True):
     )
     lift_source: str | None = Field(default=None, max_length=64)
     noticed_at: datetime | None = _ts(nullable=True)
+
+
+class DashboardToken(SQLModel, table=True):
+    """A one-time login link to the web dashboard, sent by the bot to an officer.
+
+    Only the SHA-256 of the token is stored, so a copy of the database opens no session; it is
+    consumed by one conditional UPDATE (`used_at IS NULL AND expires_at > now`), so a link
+    opened twice, or by two people at once, starts one session.
+    """
+
+    token_hash: str = Field(max_length=64, primary_key=True)
+    user_id: int = Field(
+        sa_column=sa.Column(
+            sa.Integer, sa.ForeignKey("user.id", ondelete="CASCADE"), index=True, nullable=False
+        )
+    )
+    created_at: datetime = _ts(default=utcnow)
+    expires_at: datetime = _ts(default=utcnow)
+    used_at: datetime | None = _ts(nullable=True)
+
+
+class DashboardSession(SQLModel, table=True):
+    """A signed-in browser. The cookie holds a random id; the table keeps its SHA-256, the
+    officer, the CSRF token of its forms and when it expires. Removing an officer deletes
+    their sessions (and every request re-reads the role anyway)."""
+
+    id_hash: str = Field(max_length=64, primary_key=True)
+    user_id: int = Field(
+        sa_column=sa.Column(
+            sa.Integer, sa.ForeignKey("user.id", ondelete="CASCADE"), index=True, nullable=False
+        )
+    )
+    csrf: str = Field(max_length=64)
+    language: str = Field(default="vi", max_length=8)
+    created_at: datetime = _ts(default=utcnow)
+    expires_at: datetime = _ts(default=utcnow)

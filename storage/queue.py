@@ -18,6 +18,8 @@ from sqlmodel import col, select
 
 from storage import audit
 from storage.models import (
+    DashboardSession,
+    DashboardToken,
     Indicator,
     PendingInput,
     Report,
@@ -84,6 +86,12 @@ async def set_role(
     await session.flush()
     if before != role and (before in STAFF or role in STAFF):
         _role_changed(session, user, before, role, by, now)
+    if before in STAFF and role not in STAFF:
+        # No longer staff: their dashboard sessions and unused login links end now.
+        await session.execute(
+            delete(DashboardSession).where(col(DashboardSession.user_id) == user.id)
+        )
+        await session.execute(delete(DashboardToken).where(col(DashboardToken.user_id) == user.id))
     return user
 
 

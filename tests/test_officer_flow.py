@@ -54,6 +54,7 @@ async def file_report(
     phone: str = "0912345678",
     again: bool = False,
     account: str = "Vietcombank 0123456789 NGUYEN VAN A",
+    story: str = "Họ dụ tôi nạp tiền vào sàn đầu tư.",
 ) -> str:
     """A resident files a report through the real flow; returns its case code.
 
@@ -71,7 +72,7 @@ async def file_report(
     calls = await press(h, r, calls, "Tiếp tục")
     calls = await h.send(r.text(f"Nó gọi từ số {phone}"))
     calls = await press(h, r, calls, "Tiếp tục")
-    calls = await h.send(r.text("Họ dụ tôi nạp tiền vào sàn đầu tư."))
+    calls = await h.send(r.text(story))
     calls = await press(h, r, calls, "Tiếp tục")
     if with_photo:
         file_id, unique = h.fake.add_file(JPEG)

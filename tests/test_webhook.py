@@ -216,6 +216,9 @@ async def test_an_update_stored_by_a_process_that_died_is_handled_by_another(
 
 async def test_health_readiness_and_metrics(hook: Hook) -> None:
     assert await hook.get("/healthz") == (200, '{"status": "ok"}')
+    # The officers' dashboard is served under / by the same server: signed out, it says how.
+    status, body = await hook.get("/")
+    assert status == 401 and "/dashboard" in body
     status, body = await hook.get("/readyz")
     assert status == 200 and "ready" in body
     r = Resident(9005, "Lan")

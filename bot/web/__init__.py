@@ -1,0 +1,1 @@
+"""The officers' web dashboard (docs/dashboard.md)."""
