@@ -15,6 +15,7 @@ from storage.models import utcnow
 
 if TYPE_CHECKING:
     from bot.settings import Settings
+    from handlers.core import Outbox
     from storage.engine import Database
 
 log = logging.getLogger(__name__)
@@ -131,6 +132,9 @@ class Services:
     observers: list[Callable[[int | None], None]] = field(default_factory=list)
     # Wake this process's broadcast senders (a warning was started or resumed).
     senders: list[Callable[[], None]] = field(default_factory=list)
+    # Each channel running in this process, by name: how a message reaches someone on another
+    # channel than the update's (a Zalo resident told of an officer's action on Telegram).
+    outboxes: dict[str, Outbox] = field(default_factory=dict)
 
     def poke_senders(self) -> None:
         """Tell the broadcast senders there is work, instead of waiting for their next look."""
