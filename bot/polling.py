@@ -21,7 +21,7 @@ from telegram.error import Conflict, InvalidToken, NetworkError, RetryAfter, Tim
 
 from bot.channels.telegram import ALLOWED_UPDATES, CHANNEL, _on_start, build_application
 from bot.settings import Settings
-from bot.webhook import STORERS, Inbox, Metrics, finish, user_key
+from bot.webhook import STORERS, Inbox, Metrics, finish, telegram_processor, user_key
 from handlers.services import Services
 from storage import inbox
 from storage.engine import Database
@@ -49,7 +49,7 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
         released = await inbox.release_all(session)
     if released:
         log.info("%s updates received before a restart are handled now", released)
-    workers = Inbox(services, application, Metrics())
+    workers = Inbox(services, telegram_processor(application), Metrics())
     workers.start()
     workers.poke()
     await application.bot.delete_webhook(drop_pending_updates=False)
