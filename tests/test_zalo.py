@@ -36,8 +36,8 @@ from tests.fakezalo import (
     signed,
 )
 from tests.test_officer_flow import GROUP, GROUP_ID
-from tests.test_report_flow import JPEG
-from tests.test_webhook import Hook, running_webhook
+from tests.test_report_flow import JPEG, PNG
+from tests.test_webhook import Hook, replies_to, running_webhook
 from tests.updates import Resident
 
 OFFICER = Resident(7101, "Phạm Văn Dũng", language_code="vi")
@@ -254,6 +254,29 @@ async def test_a_complete_report_with_a_photo_reaches_the_officers_and_status_ne
         assert await bench.hook.post(claim) == 200
         texts = await bench.zalo.wait_for(lan.user_id, before + 1)
         assert code in texts[-1] and "cán bộ công an" in texts[-1].lower()
+
+        # An officer's question reaches the resident on Zalo; the answer, text and photo,
+        # reaches the officer on Telegram.
+        await bench.hook.post(OFFICER.callback(f"o:ask:{report.id}"))
+        await bench.hook.post(OFFICER.text("Ứng dụng đầu tư tên là gì?"))
+        texts = await bench.zalo.wait_for(lan.user_id, before + 2)
+        assert "Ứng dụng đầu tư tên là gì?" in texts[-1] and OFFICER.first_name not in texts[-1]
+        shown = await bench.press(lan, texts[-1:], "Trả lời")
+        shown = await bench.say(lan, lan.text("Ứng dụng tên là GoldenFX"))
+        assert "chuyển câu trả lời" in joined(shown)
+        relayed = await replies_to(bench.hook.fake, OFFICER.user_id, 3)
+        assert any("GoldenFX" in text and code in text for text in relayed)
+        shown = await bench.say(lan, lan.image(bench.zalo.serve_file("answer.jpg", PNG)))
+        uploads = [
+            c
+            for c in bench.hook.fake.calls
+            if c.method == "sendDocument" and c.chat_id == OFFICER.user_id
+        ]
+        assert len(uploads) == 1  # uploaded from the stored copy: Zalo's URL means nothing there
+        # The officer's detail view says the report came through Zalo.
+        await bench.hook.post(OFFICER.command("xem", code))
+        details = await replies_to(bench.hook.fake, OFFICER.user_id, len(relayed) + 1)
+        assert any(code in text and "qua Zalo" in text for text in details), details
 
         # Two days later the window has closed: the next notice is kept, not sent...
         async with bench.hook.db.session() as session:
