@@ -448,6 +448,7 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
         zalo = ZaloChannel(services)
         await zalo.start()
         zalo_workers = Inbox(services, zalo.process, metrics, ZALO)
+        log.info("the Zalo Official Account's events are served at %s", ZALO_PATH)
     server = Server(settings, services, workers, metrics, zalo_workers)
     runner = web.AppRunner(server.app, access_log=None, shutdown_timeout=10.0)
     await runner.setup()

@@ -149,6 +149,15 @@ async def take_held(session: AsyncSession, external_id: str) -> list[str]:
     return [text for _, text in sorted(result.all())]
 
 
+async def prune_held(session: AsyncSession, before: datetime) -> int:
+    """Drop held messages older than `before`: news that old, from a resident who has not
+    written since, would confuse more than help (they can still ask with /tinbao)."""
+    result = await session.execute(
+        delete(ZaloHeld).where(col(ZaloHeld.created_at) < before).returning(col(ZaloHeld.id))
+    )
+    return len(result.all())
+
+
 async def forget(session: AsyncSession, external_id: str) -> None:
     """Delete what is kept of a resident's Zalo chat (they deleted their data)."""
     await session.execute(delete(ZaloHeld).where(col(ZaloHeld.external_id) == external_id))

@@ -159,6 +159,44 @@ def test_event_ids_are_stable_unique_and_in_time_order() -> None:
     assert events.event_id(same_time) != events.event_id(second)
 
 
+def test_events_become_the_same_inbound_messages_as_telegram_updates() -> None:
+    async def fetch(url: str, limit: int) -> bytes:
+        return b""
+
+    def event(name: str, **extra: Any) -> dict[str, Any]:
+        return {"app_id": APP_ID, "event_name": name, "timestamp": "1764500000000", **extra}
+
+    sender = {"sender": {"id": "77"}, "recipient": {"id": OA_ID}}
+    payload = {"url": "https://f.zdn.vn/a.pdf", "name": "hop_dong.pdf", "size": "2048"}
+    file = events.to_inbound(
+        event(
+            "user_send_file",
+            message={"msg_id": "m1", "attachments": [{"type": "file", "payload": payload}]},
+            **sender,
+        ),
+        fetch,
+        10,
+    )
+    assert file is not None and file.user_id == file.chat_id == "77"
+    assert [(f.kind, f.name, f.size) for f in file.files] == [("document", "hop_dong.pdf", 2048)]
+    place = events.to_inbound(
+        event("user_send_location", message={"msg_id": "m2", "attachments": []}, **sender),
+        fetch,
+        10,
+    )
+    assert place is not None and place.unsupported == "location"
+    command = events.to_inbound(
+        event("user_send_text", message={"msg_id": "m3", "text": "/kiemtra 0912345678"}, **sender),
+        fetch,
+        10,
+    )
+    assert command is not None and (command.command, command.args) == ("kiemtra", "0912345678")
+    gone = events.to_inbound(event("unfollow", follower={"id": "77"}), fetch, 10)
+    assert gone is not None and gone.membership == "blocked"
+    assert events.to_inbound(event("user_seen_message", **sender), fetch, 10) is None
+    assert events.to_inbound(event("user_send_text", message={"text": "x"}), fetch, 10) is None
+
+
 def test_messages_fit_zalo_with_buttons_as_a_numbered_list() -> None:
     message = Outbound("Chọn một:", [[Button("Có", "a:yes"), Button("Không", "a:no")]])
     assert render(message) == ["Chọn một:\n\n1. Có\n2. Không"]
@@ -380,4 +418,8 @@ async def test_free_replies_stop_at_zalo_limit_and_strangers_are_forgotten(db: D
         await store.seen(session, "444", now - timedelta(hours=60))  # wrote, never agreed
         assert await store.prune_strangers(session, window) == 1
         left = (await session.execute(select(ZaloChat.external_id))).scalars().all()
+        await store.hold(session, "222", "cũ", now - timedelta(days=31))
+        await store.hold(session, "222", "mới", now - timedelta(days=1))
+        assert await store.prune_held(session, now - timedelta(days=30)) == 1
+        assert await store.take_held(session, "222") == ["mới"]
     assert sorted(left) == ["111", "222"]

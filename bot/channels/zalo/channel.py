@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 
 # Zalo cannot be written to later, so every answer reminds the resident where their reports'
 # status is (they ask; the bot may not be allowed to tell them).
+# Held messages older than this are dropped (the resident can still ask with /tinbao).
+HELD_DAYS = timedelta(days=30)
 STATUS_HINT = N_("ℹ️ Send /tinbao any time to see the status of your reports.")
 
 
@@ -68,6 +70,7 @@ class ZaloChannel:
             replies = await followup.notices(session, unsent, CHANNEL)
             window = timedelta(hours=self.services.settings.zalo_reply_window_hours)
             await store.prune_strangers(session, now - window)
+            await store.prune_held(session, now - HELD_DAYS)
         inbound = Inbound(channel=CHANNEL, user_id="", chat_id="")
         await deliver(self.services, self.outbox, inbound, replies, retry=False)
         return len(replies)

@@ -97,7 +97,8 @@ class ZaloOutbox:
         except ZaloError as error:
             log.warning("Zalo refused a message: %s", error)
             return None
-        except (aiohttp.ClientError, TimeoutError) as error:
+        except (aiohttp.ClientError, TimeoutError, ValueError) as error:
+            # ValueError: an answer that is not JSON (a proxy's error page).
             log.warning("sending a Zalo message failed: %s", error)
             return None
         return sent or "sent"
