@@ -113,6 +113,9 @@ class Settings(BaseSettings):
     # message, and only so many times; what cannot be sent waits for their next message.
     zalo_reply_window_hours: float = Field(default=48.0, gt=0)
     zalo_replies_per_window: int = Field(default=8, ge=1)
+    # Scam warnings a Zalo follower may receive per month (Zalo caps proactive messages per
+    # follower); past it they are skipped and the admin's summary counts them.
+    zalo_warnings_per_month: int = Field(default=4, ge=0)
 
     # Evidence at rest (docs/backup.md): 32 random bytes in base64 (`tinbao evidence key` makes
     # one). Set, new evidence files are stored encrypted with it; keep it apart from backups.

@@ -368,7 +368,8 @@ class BroadcastDelivery(SQLModel, table=True):
 
     State: pending → sending → sent, blocked (they blocked the bot: unsubscribed) or failed
     (refused, or still failing after the retries); `unknown` when the sender stopped while the
-    message was on its way, so it may have arrived: it is not sent again (never twice).
+    message was on its way, so it may have arrived: it is not sent again (never twice);
+    `skipped` when the platform's quota for that person was used up (Zalo's per-follower cap).
     """
 
     __table_args__ = (sa.Index("ix_broadcastdelivery_queue", "broadcast_id", "state", "due_at"),)
@@ -388,6 +389,10 @@ class BroadcastDelivery(SQLModel, table=True):
     state: str = Field(default="pending", max_length=16)
     attempts: int = 0
     error: str | None = Field(default=None, max_length=200)
+    # The recipient's channel: their warning goes out through it, whoever wrote the warning.
+    channel: str = Field(
+        default="telegram", max_length=16, sa_column_kwargs={"server_default": "telegram"}
+    )
     due_at: datetime | None = _ts(nullable=True)
     sent_at: datetime | None = _ts(nullable=True)
 
@@ -545,6 +550,9 @@ class ZaloChat(SQLModel, table=True):
     replies: int = 0
     buttons: str | None = Field(default=None, sa_type=sa.Text)
     following: bool = True
+    # Scam warnings sent to them in `warnings_month` (YYYY-MM): Zalo caps them per follower.
+    warnings_month: str | None = Field(default=None, max_length=7)
+    warnings_sent: int = 0
 
 
 class ZaloHeld(SQLModel, table=True):

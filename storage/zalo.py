@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import delete, update
+from sqlalchemy import case, delete, or_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -78,7 +78,13 @@ async def seen(session: AsyncSession, external_id: str, now: datetime) -> None:
     """The resident wrote: their reply window starts again, with no reply used yet."""
     await session.execute(
         insert(session, ZaloChat)
-        .values(external_id=external_id, last_inbound_at=now, replies=0, following=True)
+        .values(
+            external_id=external_id,
+            last_inbound_at=now,
+            replies=0,
+            following=True,
+            warnings_sent=0,
+        )
         .on_conflict_do_update(
             index_elements=["external_id"],
             # The buttons shown before are forgotten: a number typed now answers only the
@@ -92,7 +98,7 @@ async def set_following(session: AsyncSession, external_id: str, following: bool
     """Record a follow or an unfollow of the Official Account."""
     await session.execute(
         insert(session, ZaloChat)
-        .values(external_id=external_id, replies=0, following=following)
+        .values(external_id=external_id, replies=0, following=following, warnings_sent=0)
         .on_conflict_do_update(index_elements=["external_id"], set_={"following": following})
     )
 
@@ -177,3 +183,24 @@ async def prune_strangers(session: AsyncSession, before: datetime) -> int:
         .returning(col(ZaloChat.external_id))
     )
     return len(result.all())
+
+
+async def take_warning(session: AsyncSession, external_id: str, month: str, quota: int) -> bool:
+    """Count one scam warning to a follower in `month` (YYYY-MM); False if `quota` warnings
+    reached them that month already (or they unfollowed). One conditional write, so
+    concurrent senders never exceed the quota."""
+    same = col(ZaloChat.warnings_month) == month
+    result = await session.execute(
+        update(ZaloChat)
+        .where(
+            col(ZaloChat.external_id) == external_id,
+            col(ZaloChat.following).is_(True),
+            or_(~same, col(ZaloChat.warnings_month).is_(None), col(ZaloChat.warnings_sent) < quota),
+        )
+        .values(
+            warnings_sent=case((same, col(ZaloChat.warnings_sent) + 1), else_=1),
+            warnings_month=month,
+        )
+        .returning(col(ZaloChat.external_id))
+    )
+    return result.first() is not None

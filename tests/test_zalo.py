@@ -22,6 +22,7 @@ from bot.channels.zalo import events, signature
 from bot.channels.zalo.api import ZaloApi
 from bot.channels.zalo.outbox import render, split
 from handlers.core import Button, Outbound
+from handlers.i18n import VIETNAM
 from storage.engine import Database
 from storage.models import Attachment, InboxUpdate, Report, ZaloChat, ZaloHeld, ZaloToken, utcnow
 from tests.conftest import make_settings, migrated
@@ -423,3 +424,40 @@ async def test_free_replies_stop_at_zalo_limit_and_strangers_are_forgotten(db: D
         assert await store.prune_held(session, now - timedelta(days=30)) == 1
         assert await store.take_held(session, "222") == ["mới"]
     assert sorted(left) == ["111", "222"]
+
+
+async def test_a_warning_reaches_zalo_followers_within_their_monthly_quota(
+    tmp_path: Path, db_url: str
+) -> None:
+    async with zalo_bot(tmp_path, db_url) as bench:
+        fake = bench.hook.fake
+        followers = [ZaloUser("4417000000000000010"), ZaloUser("4417000000000000011")]
+        for user in followers:
+            shown = await bench.say(user, user.follow())
+            await bench.press(user, shown, "✅")
+            shown = await bench.say(user, user.text("/nhancanhbao"))
+            assert "Mình sẽ gửi bạn cảnh báo" in joined(shown)
+        # The second follower already had this month's warnings.
+        month = utcnow().astimezone(VIETNAM).strftime("%Y-%m")
+        async with bench.hook.db.session() as session:
+            await session.execute(
+                update(ZaloChat)
+                .where(ZaloChat.external_id == followers[1].user_id)
+                .values(warnings_month=month, warnings_sent=4)
+            )
+        start = fake.mark()
+        await bench.hook.post(OFFICER.command("canhbao"))
+        await bench.hook.post(OFFICER.text("Cảnh giác với tin nhắn giả danh ngân hàng."))
+        preview = await fake.wait_for(
+            lambda c: "bc:send:1" in json.dumps(c.params.get("reply_markup") or {}), start=start
+        )
+        assert "2" in json.dumps(preview.params["reply_markup"], ensure_ascii=False)
+        await bench.hook.post(OFFICER.callback("bc:send:1"))
+        progress = await fake.wait_for_text(OFFICER.user_id, after=start, contains="100%")
+        assert "Bỏ qua: 1 người" in str(progress.params["text"])
+        # The summary counts the skipped follower apart from those who received it.
+        summary = await fake.wait_for_text(OFFICER.user_id, after=start, contains="Đã nhận: 1/2")
+        assert "Bỏ qua: 1 người" in str(summary.params["text"])
+        got = [t for t in bench.zalo.texts_to(followers[0].user_id) if "giả danh ngân hàng" in t]
+        assert len(got) == 1 and "/huynhan" in got[0]
+        assert not [t for t in bench.zalo.texts_to(followers[1].user_id) if "ngân hàng" in t]

@@ -17,6 +17,7 @@ from datetime import timedelta
 from bot.channels.zalo import CHANNEL, events
 from bot.channels.zalo.api import ZaloApi
 from bot.channels.zalo.outbox import ZaloOutbox
+from bot.channels.zalo.warnings import ZaloWarnings
 from handlers import followup, router, timers
 from handlers.core import Inbound, Outbound
 from handlers.delivery import deliver
@@ -48,6 +49,7 @@ class ZaloChannel:
         """Open the API client, offer the outbox to other channels, start the retry timer."""
         await self.api.start()
         self.services.outboxes[CHANNEL] = self.outbox
+        self.services.warning_transports[CHANNEL] = ZaloWarnings(self.api, self.services)
         self._timer = asyncio.get_running_loop().create_task(
             timers.run_forever(self.services, self.retry_notices), name="tinbao-zalo-timers"
         )
@@ -55,6 +57,7 @@ class ZaloChannel:
     async def stop(self) -> None:
         """Stop the timer and close the API client."""
         self.services.outboxes.pop(CHANNEL, None)
+        self.services.warning_transports.pop(CHANNEL, None)
         if self._timer is not None:
             self._timer.cancel()
             with contextlib.suppress(asyncio.CancelledError):

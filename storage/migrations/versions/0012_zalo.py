@@ -1,4 +1,5 @@
-"""Zalo Official Account: the token pair, each resident's reply window, held messages.
+"""Zalo Official Account: the token pair, each resident's reply window and warnings quota, held
+messages; the channel of each report card and of each warning's recipient.
 
 Revision ID: 0012
 Revises: 0010
@@ -22,6 +23,10 @@ def upgrade() -> None:
         "reportcard",
         sa.Column("channel", sa.String(length=16), nullable=False, server_default="telegram"),
     )
+    op.add_column(
+        "broadcastdelivery",
+        sa.Column("channel", sa.String(length=16), nullable=False, server_default="telegram"),
+    )
     op.create_table(
         "zalotoken",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -38,6 +43,8 @@ def upgrade() -> None:
         sa.Column("replies", sa.Integer(), nullable=False),
         sa.Column("buttons", sa.Text(), nullable=True),
         sa.Column("following", sa.Boolean(), nullable=False),
+        sa.Column("warnings_month", sa.String(length=7), nullable=True),
+        sa.Column("warnings_sent", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("external_id"),
     )
     op.create_table(
@@ -57,3 +64,4 @@ def downgrade() -> None:
     op.drop_table("zalochat")
     op.drop_table("zalotoken")
     op.drop_column("reportcard", "channel")
+    op.drop_column("broadcastdelivery", "channel")
