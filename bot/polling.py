@@ -37,6 +37,8 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
     """Poll Telegram until SIGTERM / SIGINT (or `stop` is set), then finish and exit."""
     # getUpdates returns updates in order, so nothing needs to wait for a late earlier one.
     settings = settings.model_copy(update={"inbox_reorder_ms": 0})
+    if settings.zalo_enabled:
+        log.warning("Zalo is configured but needs `tinbao webhook` (Zalo posts events to /zalo)")
     db = Database(settings.effective_database_url, pool_size=settings.inbox_workers + STORERS)
     await upgrade(db)
     settings.evidence_dir.mkdir(parents=True, exist_ok=True)

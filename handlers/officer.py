@@ -238,7 +238,7 @@ async def _report_list(
             f"{cards.priority_label(t, score)} {report.code}\n"
             f"   {category_label(t, report.category)} · {money} · "
             f"{status_name(t, report.status)} · {cards.ago(t, since, ctx.now)} · "
-            f"👤 {cards.handle_note(t, report, handle)}"
+            f"👤 {cards.handle_note(t, report, handle)} · {cards.channel_name(report.channel)}"
         )
         buttons.append([Button(t._("📄 {code}").format(code=report.code), f"o:view:{report.id}")])
     if len(reports) > LIST_LIMIT:

@@ -312,6 +312,11 @@ async def test_a_complete_report_with_a_photo_reaches_the_officers_and_status_ne
             if c.method == "sendDocument" and c.chat_id == OFFICER.user_id
         ]
         assert len(uploads) == 1  # uploaded from the stored copy: Zalo's URL means nothing there
+        # The queue lists it with its channel, and the detail view says it too.
+        await bench.hook.post(OFFICER.command("cuatoi"))
+        listed = await replies_to(bench.hook.fake, OFFICER.user_id, len(relayed) + 1)
+        assert any(code in text and "· Zalo" in text for text in listed), listed
+        relayed = listed
         # The officer's detail view says the report came through Zalo.
         await bench.hook.post(OFFICER.command("xem", code))
         details = await replies_to(bench.hook.fake, OFFICER.user_id, len(relayed) + 1)

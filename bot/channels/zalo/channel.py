@@ -107,8 +107,13 @@ class ZaloChannel:
             # A new follower is greeted like someone who pressed Start.
             inbound.membership, inbound.command = None, "start"
         _press(inbound, shown)
-        for text in held:
-            await self.outbox.send(inbound, Outbound(text))
+        for number, text in enumerate(held):
+            if await self.outbox.send(inbound, Outbound(text)) is None:
+                # Zalo refused it (an outage): kept for the resident's next message.
+                async with services.db.session() as session:
+                    for again in held[number:]:
+                        await store.hold(session, user_id, again, services.clock())
+                break
         replies = router.coalesce(await router.respond(inbound, services, self.outbox))
         own = [
             reply

@@ -120,7 +120,7 @@ def _files(
     fetch: Fetch,
     max_bytes: int,
     message: dict[str, Any],
-) -> list[Any]:
+) -> list[IncomingFile]:
     found: list[IncomingFile] = []
     for index, item in enumerate(attachments):
         payload = item.get("payload") if isinstance(item.get("payload"), dict) else {}
