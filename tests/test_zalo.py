@@ -391,6 +391,12 @@ async def test_checks_bad_signatures_duplicates_and_stickers_on_zalo(
         shown = await bench.say(minh, minh.sticker())
         assert "Mình chưa đọc được nhãn dán" in joined(shown), shown
 
+        # Their data export cannot be attached on Zalo: they are told so, kindly.
+        shown = await bench.say(minh, minh.text("/dulieucuatoi"))
+        assert "Tài khoản: Zalo" in joined(shown)
+        shown = await bench.press(minh, shown, "Gửi dưới dạng tệp")
+        assert "Trên Zalo mình chưa gửi được tệp" in joined(shown), shown
+
 
 async def test_zalo_is_off_without_its_settings(tmp_path: Path, db_url: str) -> None:
     settings = make_settings(tmp_path, db_url)

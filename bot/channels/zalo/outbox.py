@@ -18,13 +18,19 @@ import aiohttp
 from bot.channels.zalo import CHANNEL
 from bot.channels.zalo.api import ZaloApi, ZaloError
 from handlers.core import Inbound, Outbound
+from handlers.i18n import N_, pick_language, translator
 from handlers.services import Services
 from storage import zalo as store
+from storage.users import get_user
 
 log = logging.getLogger(__name__)
 
 # Zalo's limit for a text message (docs/zalo.md).
 MAX_TEXT = 2000
+NO_FILES = N_(
+    "ℹ️ I cannot send files on Zalo yet, so the file is not attached. For a copy, please "
+    "contact the police unit that runs this account."
+)
 
 
 def render(message: Outbound, limit: int = MAX_TEXT) -> list[str]:
@@ -73,6 +79,11 @@ class ZaloOutbox:
         to = message.to or inbound.chat_id
         if inbound.channel != CHANNEL and message.to is None:
             return None  # nobody on Zalo to send to
+        if message.file is not None:
+            # Sending files needs Zalo's upload API, not built yet: the text goes with a note.
+            log.info("a file for a Zalo resident was not sent (only its text)")
+            note = await self._no_files_note(to)
+            message = Outbound(f"{message.text}\n\n{note}", message.buttons, title=message.title)
         parts = render(message)
         settings = self.services.settings
         now = self.services.clock()
@@ -87,9 +98,6 @@ class ZaloOutbox:
             if message.buttons:
                 data = [button.data for row in message.buttons for button in row]
                 await store.set_buttons(session, to, json.dumps(data))
-        if message.file is not None:
-            # Sending files through Zalo's upload API is not built yet: the text goes alone.
-            log.info("a file for a Zalo resident was not sent (only its text)")
         sent = None
         try:
             for part in parts:
@@ -102,3 +110,9 @@ class ZaloOutbox:
             log.warning("sending a Zalo message failed: %s", error)
             return None
         return sent or "sent"
+
+    async def _no_files_note(self, external_id: str) -> str:
+        async with self.services.db.session() as session:
+            user = await get_user(session, CHANNEL, external_id)
+        t = translator(pick_language(user.language if user else None, None))
+        return t._(NO_FILES)
