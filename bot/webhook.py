@@ -432,7 +432,9 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
         raise ValueError("TINBAO_WEBHOOK_URL and TINBAO_WEBHOOK_SECRET must be set")
     # Every inbox worker holds a connection while it handles an update; the webhook's stores,
     # the timers and the broadcast sender need a few more.
-    db = Database(settings.effective_database_url, pool_size=settings.inbox_workers + STORERS + 2)
+    # With Zalo, a second set of workers takes Zalo's events from the inbox.
+    workers_count = settings.inbox_workers * (2 if settings.zalo_enabled else 1)
+    db = Database(settings.effective_database_url, pool_size=workers_count + STORERS + 2)
     await upgrade(db)
     settings.evidence_dir.mkdir(parents=True, exist_ok=True)
     services = Services.create(settings, db)

@@ -122,6 +122,9 @@ async def zalo_bot(tmp_path: Path, db_url: str) -> AsyncIterator[Bench]:
             "officer_chat_id": GROUP_ID,
             "admin_ids": [OFFICER.user_id],
             "inbox_reorder_ms": 0,
+            # A few workers per channel are plenty here, and keep the connections few on a
+            # PostgreSQL server other test runs share.
+            "inbox_workers": 4,
         }
         async with running_webhook(tmp_path, db_url, telegram, **extra) as hook:
             yield Bench(hook, zalo)
