@@ -21,7 +21,7 @@ from telegram.error import Conflict, InvalidToken, NetworkError, RetryAfter, Tim
 
 from bot.channels.telegram import ALLOWED_UPDATES, CHANNEL, _on_start, build_application
 from bot.settings import Settings
-from bot.webhook import STORERS, Inbox, Metrics, finish, user_key
+from bot.webhook import STORERS, Inbox, Metrics, finish, telegram_processor, user_key
 from handlers.services import Services
 from storage import inbox
 from storage.engine import Database
@@ -37,6 +37,8 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
     """Poll Telegram until SIGTERM / SIGINT (or `stop` is set), then finish and exit."""
     # getUpdates returns updates in order, so nothing needs to wait for a late earlier one.
     settings = settings.model_copy(update={"inbox_reorder_ms": 0})
+    if settings.zalo_enabled:
+        log.warning("Zalo is configured but needs `tinbao webhook` (Zalo posts events to /zalo)")
     db = Database(settings.effective_database_url, pool_size=settings.inbox_workers + STORERS)
     await upgrade(db)
     settings.evidence_dir.mkdir(parents=True, exist_ok=True)
@@ -49,7 +51,7 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
         released = await inbox.release_all(session)
     if released:
         log.info("%s updates received before a restart are handled now", released)
-    workers = Inbox(services, application, Metrics())
+    workers = Inbox(services, telegram_processor(application), Metrics())
     workers.start()
     workers.poke()
     await application.bot.delete_webhook(drop_pending_updates=False)

@@ -103,6 +103,25 @@ class Settings(BaseSettings):
     # the restarted one) takes it over once it lapses.
     broadcast_lease_seconds: float = Field(default=30.0, gt=0)
 
+    # Zalo Official Account (docs/zalo.md). Zalo is on when the app id, both secrets and the
+    # token pair are set. The app secret authenticates token refreshes; the OA secret key
+    # signs the webhook's events.
+    zalo_app_id: str | None = None
+    zalo_app_secret: str | None = None
+    zalo_oa_secret: str | None = None
+    zalo_oa_id: str | None = None
+    zalo_access_token: str | None = None
+    zalo_refresh_token: str | None = None
+    zalo_api_url: str = "https://openapi.zalo.me"
+    zalo_oauth_url: str = "https://oauth.zaloapp.com"
+    # Zalo lets an OA reply for free only within this many hours of the resident's last
+    # message, and only so many times; what cannot be sent waits for their next message.
+    zalo_reply_window_hours: float = Field(default=48.0, gt=0)
+    zalo_replies_per_window: int = Field(default=8, ge=1)
+    # Scam warnings a Zalo follower may receive per month (Zalo caps proactive messages per
+    # follower); past it they are skipped and the admin's summary counts them.
+    zalo_warnings_per_month: int = Field(default=4, ge=0)
+
     # Evidence at rest (docs/backup.md): 32 random bytes in base64 (`tinbao evidence key` makes
     # one). Set, new evidence files are stored encrypted with it; keep it apart from backups.
     evidence_key: SecretStr | None = None
@@ -168,6 +187,19 @@ class Settings(BaseSettings):
         return channel == "telegram" and user_id in {str(i) for i in self.admin_ids}
 
     @property
+    def zalo_enabled(self) -> bool:
+        """Whether the Zalo Official Account channel is configured."""
+        return all(
+            (
+                self.zalo_app_id,
+                self.zalo_app_secret,
+                self.zalo_oa_secret,
+                self.zalo_access_token,
+                self.zalo_refresh_token,
+            )
+        )
+
+    @property
     def effective_database_url(self) -> str:
         """The database URL, defaulting to an SQLite file in the data directory."""
         if self.database_url:
@@ -188,7 +220,14 @@ class Settings(BaseSettings):
 
     def secrets(self) -> list[str]:
         """Values that must never appear in a log line (the logging setup blanks them)."""
-        found = [self.telegram_token, self.webhook_secret]
+        found = [
+            self.telegram_token,
+            self.webhook_secret,
+            self.zalo_app_secret,
+            self.zalo_oa_secret,
+            self.zalo_access_token,
+            self.zalo_refresh_token,
+        ]
         if self.database_url:
             try:
                 found.append(make_url(self.database_url).password)

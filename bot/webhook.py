@@ -22,6 +22,7 @@ import signal
 import socket
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -47,6 +48,10 @@ from bot.channels.telegram import (
     _on_stop,
     build_application,
 )
+from bot.channels.zalo import CHANNEL as ZALO
+from bot.channels.zalo import events as zalo_events
+from bot.channels.zalo import signature as zalo_signature
+from bot.channels.zalo.channel import ZaloChannel
 from bot.settings import Settings
 from bot.web.app import Dashboard
 from handlers.services import Services
@@ -59,6 +64,8 @@ from storage.retention import INBOX_KEEP
 log = logging.getLogger(__name__)
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+# Where Zalo posts the Official Account's events (DESIGN.md).
+ZALO_PATH = "/zalo"
 # Webhook requests storing their update at once (the rest wait their turn in aiohttp).
 STORERS = 8
 # Idle workers look at the inbox at least this often (seconds, with jitter).
@@ -163,12 +170,32 @@ class Metrics:
                 self.broadcast.labels(state=state).set(n)
 
 
-class Inbox:
-    """This process's workers over the shared inbox."""
+def telegram_processor(application: Application) -> Callable[[str], Awaitable[None]]:
+    """How an inbox worker handles a stored Telegram update: through PTB's application."""
 
-    def __init__(self, services: Services, application: Application, metrics: Metrics) -> None:
+    async def process(payload: str) -> None:
+        update = Update.de_json(json.loads(payload), application.bot)
+        await application.process_update(update)
+
+    return process
+
+
+class Inbox:
+    """This process's workers over the shared inbox, for one channel's updates.
+
+    `process` handles one stored payload (Telegram's through PTB, Zalo's through its channel).
+    """
+
+    def __init__(
+        self,
+        services: Services,
+        process: Callable[[str], Awaitable[None]],
+        metrics: Metrics,
+        channel: str = CHANNEL,
+    ) -> None:
         self.services = services
-        self.application = application
+        self.process = process
+        self.channel = channel
         self.metrics = metrics
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         # Idle workers wait for a token here; each new update wakes one of them (not all:
@@ -183,7 +210,8 @@ class Inbox:
     def start(self) -> None:
         loop = asyncio.get_running_loop()
         for n in range(self.services.settings.inbox_workers):
-            self.tasks.append(loop.create_task(self._work(), name=f"tinbao-inbox-{n}"))
+            name = f"tinbao-inbox-{self.channel}-{n}"
+            self.tasks.append(loop.create_task(self._work(), name=name))
 
     def poke(self, delay: float = 0.0) -> None:
         """An update may be ready (after `delay` seconds): wake one idle worker."""
@@ -217,7 +245,7 @@ class Inbox:
                 now = self.services.clock()
                 async with self.services.db.session() as session:
                     taken = await inbox.claim(
-                        session, CHANNEL, self.owner, now, claim, now - reorder
+                        session, self.channel, self.owner, now, claim, now - reorder
                     )
             except Exception:
                 log.exception("reading the inbox failed; trying again")
@@ -246,8 +274,7 @@ class Inbox:
         started = time.perf_counter()
         keeping = asyncio.get_running_loop().create_task(self._keep_claim(inbox_id))
         try:
-            update = Update.de_json(json.loads(payload), self.application.bot)
-            await self.application.process_update(update)
+            await self.process(payload)
         except Exception:
             # The router answers every failure kindly itself; reaching here is a bug. The
             # update is still marked handled: retrying it for ever would stall its user.
@@ -297,11 +324,17 @@ class Server:
     """The aiohttp application: Telegram's webhook, health, readiness, metrics, dashboard."""
 
     def __init__(
-        self, settings: Settings, services: Services, workers: Inbox, metrics: Metrics
+        self,
+        settings: Settings,
+        services: Services,
+        workers: Inbox,
+        metrics: Metrics,
+        zalo_workers: Inbox | None = None,
     ) -> None:
         self.settings = settings
         self.services = services
         self.workers = workers
+        self.zalo_workers = zalo_workers
         self.metrics = metrics
         self.ready = False
         self.storing = asyncio.Semaphore(STORERS)
@@ -309,6 +342,8 @@ class Server:
         self.secret = settings.webhook_secret.encode()
         self.app = web.Application(client_max_size=2 * 1024 * 1024)
         self.app.router.add_post(settings.webhook_path, self.telegram)
+        if zalo_workers is not None:
+            self.app.router.add_post(ZALO_PATH, self.zalo)
         self.app.router.add_get("/healthz", self.healthz)
         self.app.router.add_get("/readyz", self.readyz)
         self.app.router.add_get("/metrics", self.metrics_page)
@@ -347,6 +382,43 @@ class Server:
             self.workers.poke(self.settings.inbox_reorder_ms / 1000)
         return web.json_response({"ok": True})
 
+    async def zalo(self, request: web.Request) -> web.Response:
+        """Check the event's signature, store it, then say 200 (Zalo wants it within ~2 s)."""
+        assert self.zalo_workers is not None and self.settings.zalo_oa_secret
+        body = await request.read()
+        given = request.headers.get(zalo_signature.HEADER)
+        if not zalo_signature.verify(
+            given, body, self.settings.zalo_oa_secret, self.settings.zalo_app_id
+        ):
+            self.metrics.received.labels(result="forbidden").inc()
+            log.warning("refused a Zalo event without a valid signature")
+            return web.Response(status=403, text="forbidden")
+        if not self.ready:
+            return web.Response(status=503, text="shutting down")
+        data = json.loads(body)  # the signature check parsed it already
+        oa_id = self.settings.zalo_oa_id
+        recipient = data.get("recipient") if isinstance(data.get("recipient"), dict) else {}
+        if not zalo_events.wanted(data) or (
+            oa_id and str((recipient or {}).get("id", oa_id)) != oa_id
+        ):
+            # Events tinbao does not use (seen receipts, another OA's) are acknowledged.
+            self.metrics.received.labels(result="ignored").inc()
+            return web.json_response({"ok": True})
+        payload = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+        async with self.storing, self.services.db.session() as session:
+            stored = await inbox.store(
+                session,
+                ZALO,
+                zalo_events.event_id(data),
+                f"user:{zalo_events.user_id(data)}",
+                payload,
+                self.services.clock(),
+            )
+        self.metrics.received.labels(result="stored" if stored else "duplicate").inc()
+        if stored:
+            self.zalo_workers.poke(self.settings.inbox_reorder_ms / 1000)
+        return web.json_response({"ok": True})
+
     async def healthz(self, request: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
 
@@ -376,7 +448,9 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
         raise ValueError("TINBAO_WEBHOOK_URL and TINBAO_WEBHOOK_SECRET must be set")
     # Every inbox worker holds a connection while it handles an update; the webhook's stores,
     # the timers and the broadcast sender need a few more.
-    db = Database(settings.effective_database_url, pool_size=settings.inbox_workers + STORERS + 2)
+    # With Zalo, a second set of workers takes Zalo's events from the inbox.
+    workers_count = settings.inbox_workers * (2 if settings.zalo_enabled else 1)
+    db = Database(settings.effective_database_url, pool_size=workers_count + STORERS + 2)
     await upgrade(db)
     settings.evidence_dir.mkdir(parents=True, exist_ok=True)
     services = Services.create(settings, db)
@@ -385,14 +459,24 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
     await application.initialize()
     await _on_start(application)  # initialize() does not run post_init
     await application.start()
-    workers = Inbox(services, application, metrics)
-    server = Server(settings, services, workers, metrics)
+    workers = Inbox(services, telegram_processor(application), metrics)
+    zalo: ZaloChannel | None = None
+    zalo_workers: Inbox | None = None
+    if settings.zalo_enabled:
+        zalo = ZaloChannel(services)
+        await zalo.start()
+        zalo_workers = Inbox(services, zalo.process, metrics, ZALO)
+        log.info("the Zalo Official Account's events are served at %s", ZALO_PATH)
+    server = Server(settings, services, workers, metrics, zalo_workers)
     runner = web.AppRunner(server.app, access_log=None, shutdown_timeout=10.0)
     await runner.setup()
     host, port = settings.listen_host_port
     site = web.TCPSite(runner, host, port, reuse_address=True)
     await site.start()
     workers.start()
+    if zalo_workers is not None:
+        zalo_workers.start()
+        zalo_workers.poke()  # events a predecessor stored and did not handle
     await application.bot.set_webhook(
         settings.webhook_url,
         secret_token=settings.webhook_secret,
@@ -412,6 +496,9 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
         log.info("stopping: no new updates; finishing the ones being handled")
         server.ready = False
         await runner.cleanup()  # stop accepting; requests under way finish
+        if zalo_workers is not None and zalo is not None:
+            await zalo_workers.stop()
+            await zalo.stop()
         await finish(workers, application)
 
 

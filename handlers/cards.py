@@ -227,7 +227,11 @@ def card(
         t.ngettext("📎 {n} evidence file", "📎 {n} evidence files", f.files).format(n=f.files)
     )
     if report.submitted_at:
-        lines.append(t._("Sent {ago}").format(ago=ago(t, report.submitted_at, now)))
+        lines.append(
+            t._("Sent {ago} via {channel}").format(
+                ago=ago(t, report.submitted_at, now), channel=channel_name(report.channel)
+            )
+        )
     lines.append(reporter_line(t, report, f.handle))
     lines.append(_status_line(t, f))
     assert report.id is not None
@@ -267,6 +271,11 @@ def _status_line(t: Translator, f: Facts) -> str:
 
 # How each channel is named to officers (brand names, not translated).
 CHANNEL_NAMES = {"telegram": "Telegram", "zalo": "Zalo", "console": "Console"}
+
+
+def channel_name(channel: str) -> str:
+    """The name officers know a channel by (the app the reporter used)."""
+    return CHANNEL_NAMES.get(channel, channel)
 
 
 def purged_note(t: Translator, when: datetime) -> str:
@@ -414,7 +423,12 @@ async def card_updates(
         title, text, buttons = card(t, f, now)
         out.append(
             Outbound(
-                text, buttons, to=posted_card.chat_id, title=title, edit=posted_card.message_id
+                text,
+                buttons,
+                to=posted_card.chat_id,
+                title=title,
+                edit=posted_card.message_id,
+                channel=posted_card.channel,
             )
         )
     return out

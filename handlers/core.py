@@ -61,6 +61,8 @@ class Outbound:
     `file` sends a file with `text` as its caption.
     `receipt` names what this message delivers ("card", "notice" or a broadcast's "progress",
     and a row id), so the router can record it once it is sent.
+    `channel`, when set, is the channel of `to` if it is not the update's own (a notice to a
+    Zalo resident about an officer's action on Telegram).
     """
 
     text: str
@@ -71,11 +73,12 @@ class Outbound:
     toast: bool = False
     file: OutFile | None = None
     receipt: tuple[str, int] | None = None
+    channel: str | None = None
 
     @property
     def plain(self) -> bool:
         """A plain message to the chat: one that may be merged with its neighbour."""
-        return not (self.edit or self.toast or self.file or self.receipt)
+        return not (self.edit or self.toast or self.file or self.receipt or self.channel)
 
 
 @dataclass

@@ -33,15 +33,20 @@ async def deliver(
     With `retry`, a card or notice that failed is marked unsent so the timers try it again;
     without (the timers' own second try), it stays marked and is only logged.
     """
-    cards: dict[int, list[tuple[str, str]]] = {}
+    cards: dict[int, list[tuple[str, str, str]]] = {}
     notices: dict[int, bool] = {}
     progress: dict[int, str] = {}
     unreachable = False
     # A pop-up answers the button press: first, so the officer is not kept waiting while cards
     # are edited and files uploaded (Telegram also refuses an answer that comes too late).
     for reply in sorted(replies, key=lambda reply: not reply.toast):
+        target: Outbox | None = outbox
+        if reply.channel is not None and reply.channel != inbound.channel:
+            # Someone on another channel: through that channel, if it runs in this process
+            # (if not, the message is left unsent for that channel's own timers).
+            target = services.outboxes.get(reply.channel)
         try:
-            sent = await outbox.send(inbound, reply)
+            sent = await target.send(inbound, reply) if target is not None else None
         except Exception:
             log.exception("sending a message failed")
             sent = None
@@ -58,7 +63,7 @@ async def deliver(
         if kind == "card":
             posted = cards.setdefault(row_id, [])
             if sent is not None:
-                posted.append((reply.to or inbound.chat_id, sent))
+                posted.append((reply.to or inbound.chat_id, sent, reply.channel or inbound.channel))
         elif kind == "notice":
             notices[row_id] = notices.get(row_id, False) or sent is not None
         elif kind == "progress" and sent is not None:
@@ -90,7 +95,7 @@ async def _say_unreachable(outbox: Outbox, inbound: Inbound) -> None:
 
 async def _record(
     services: Services,
-    cards: dict[int, list[tuple[str, str]]],
+    cards: dict[int, list[tuple[str, str, str]]],
     notices: dict[int, bool],
     progress: dict[int, str],
     now: datetime,
@@ -101,8 +106,8 @@ async def _record(
             for broadcast_id, message_id in progress.items():
                 await broadcasts.set_progress_message(session, broadcast_id, message_id)
             for report_id, posted in cards.items():
-                for chat_id, message_id in posted:
-                    await queue.add_card(session, report_id, chat_id, message_id, now)
+                for chat_id, message_id, channel in posted:
+                    await queue.add_card(session, report_id, chat_id, message_id, now, channel)
                 if posted:
                     await queue.mark_announced(session, report_id, now)
                 elif retry:

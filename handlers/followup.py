@@ -8,6 +8,7 @@ officer's identity is never shown to the resident.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import replace
 from datetime import datetime, timedelta
 
@@ -65,10 +66,16 @@ def notice_text(t: Translator, event: ReportEvent, code: str) -> str | None:
     return text
 
 
-async def notices(session: AsyncSession, events: list[ReportEvent], channel: str) -> list[Outbound]:
-    """The messages telling reporters about `events` (those on `channel` only).
+async def notices(
+    session: AsyncSession,
+    events: list[ReportEvent],
+    channel: str,
+    others: Collection[str] = (),
+) -> list[Outbound]:
+    """The messages telling reporters about `events`: those on `channel`, and those on the
+    `others` channels this process also runs (each such message names its channel).
 
-    Reporters on another channel are told by that channel's process (its timer finds them).
+    Reporters on any other channel are told by that channel's process (its timer finds them).
     """
     out = []
     for event in events:
@@ -78,7 +85,9 @@ async def notices(session: AsyncSession, events: list[ReportEvent], channel: str
         reporter = (
             await session.get(User, report.reporter_id) if report and report.reporter_id else None
         )
-        if report is None or reporter is None or reporter.channel != channel:
+        if report is None or reporter is None:
+            continue
+        if reporter.channel != channel and reporter.channel not in others:
             continue
         t = translator(reporter.language or DEFAULT_LANGUAGE)
         text = notice_text(t, event, report.code or "")
@@ -87,7 +96,15 @@ async def notices(session: AsyncSession, events: list[ReportEvent], channel: str
         buttons = []
         if event.action == "question":
             buttons = [[Button(t._("✍️ Answer"), f"ans:{report.id}")]]
-        out.append(Outbound(text, buttons, to=reporter.external_id, receipt=("notice", event.id)))
+        out.append(
+            Outbound(
+                text,
+                buttons,
+                to=reporter.external_id,
+                receipt=("notice", event.id),
+                channel=reporter.channel if reporter.channel != channel else None,
+            )
+        )
     return out
 
 
@@ -223,10 +240,20 @@ async def answer(
     # The officer handling the report now, and the one who asked if that is someone else.
     ids = {i for i in (report.assignee_id, pending.asker_id) if i is not None}
     for officer in (await queue.users_by_id(session, ids)).values():
-        if officer.role in queue.STAFF and officer.channel == ctx.inbound.channel:
+        elsewhere = officer.channel != ctx.inbound.channel
+        if officer.role in queue.STAFF and (
+            not elsewhere or officer.channel in ctx.services.outboxes
+        ):
             their = translator(officer.language or DEFAULT_LANGUAGE)
             origin = ctx.inbound.forwarded.origin if ctx.inbound.forwarded else None
-            replies += relay(their, report, officer, text, attached, origin)
+            for message in relay(their, report, officer, text, attached, origin):
+                if elsewhere:
+                    # The officer is on another channel: sent there, the files uploaded
+                    # from the stored copies (a platform's file id means nothing elsewhere).
+                    message.channel = officer.channel
+                    if message.file is not None:
+                        message.file = replace(message.file, file_id=None)
+                replies.append(message)
     replies += await cards.card_updates(session, ctx.services.settings, report, ctx.now)
     replies.append(
         Outbound(

@@ -239,7 +239,7 @@ async def _report_list(
             f"{cards.priority_label(t, score)} {report.code}\n"
             f"   {category_label(t, report.category)} · {money} · "
             f"{status_name(t, report.status)} · {cards.ago(t, since, ctx.now)} · "
-            f"👤 {cards.handle_note(t, report, handle)}"
+            f"👤 {cards.handle_note(t, report, handle)} · {cards.channel_name(report.channel)}"
         )
         buttons.append([Button(t._("📄 {code}").format(code=report.code), f"o:view:{report.id}")])
     if len(reports) > LIST_LIMIT:
@@ -435,7 +435,9 @@ async def claim(ctx: Ctx, report: Report, officer: User) -> list[Outbound]:
     )
     await ctx.session.refresh(report)
     replies = await cards.card_updates(ctx.session, ctx.services.settings, report, ctx.now)
-    replies += await followup.notices(ctx.session, [event], ctx.inbound.channel)
+    replies += await followup.notices(
+        ctx.session, [event], ctx.inbound.channel, ctx.services.outboxes
+    )
     replies.append(Outbound(t._("You claimed {code}.").format(code=report.code), toast=True))
     if ctx.inbound.callback is None or _private(ctx) is None:
         replies.append(await actions(ctx, report, officer))
@@ -501,7 +503,9 @@ async def change(
     )
     await ctx.session.refresh(report)
     replies = await cards.card_updates(ctx.session, ctx.services.settings, report, ctx.now)
-    replies += await followup.notices(ctx.session, [event], ctx.inbound.channel)
+    replies += await followup.notices(
+        ctx.session, [event], ctx.inbound.channel, ctx.services.outboxes
+    )
     done = t._("{code}: {before} → {after}.").format(
         code=report.code, before=status_name(t, seen), after=status_name(t, to)
     )
@@ -695,7 +699,9 @@ async def ask(ctx: Ctx, report: Report, officer: User, question: str) -> list[Ou
         ]
     await ctx.session.refresh(report)
     replies = await cards.card_updates(ctx.session, ctx.services.settings, report, ctx.now)
-    notices = await followup.notices(ctx.session, [event], ctx.inbound.channel)
+    notices = await followup.notices(
+        ctx.session, [event], ctx.inbound.channel, ctx.services.outboxes
+    )
     replies += notices
     replies.append(
         Outbound(
@@ -730,7 +736,11 @@ async def detail(ctx: Ctx, report: Report, officer: User) -> list[Outbound]:
     if report.occurred_at:
         lines.append(t._("🕑 When: {when}").format(when=cards.when(t, report.occurred_at)))
     if report.submitted_at:
-        lines.append(t._("📨 Sent: {when}").format(when=t.when(report.submitted_at)))
+        lines.append(
+            t._("📨 Sent: {when} via {channel}").format(
+                when=t.when(report.submitted_at), channel=cards.channel_name(report.channel)
+            )
+        )
     lines.append(cards.reporter_line(t, report, f.handle))
     score = cards.priority(report, f.shared, ctx.now)
     lines.append(t._("Priority: {priority}").format(priority=cards.priority_label(t, score)))

@@ -206,9 +206,14 @@ async def _transaction(
         if submitted is not None:
             report = await session.get(Report, submitted)
             if report is not None:
-                replies += await cards.new_cards(
-                    session, services.settings, inbound.channel, report, now
-                )
+                # The officers on this channel, and those on every other channel running in
+                # this process (a Zalo report reaches the officers on Telegram at once).
+                for channel in {inbound.channel, *services.outboxes}:
+                    for card in await cards.new_cards(
+                        session, services.settings, channel, report, now
+                    ):
+                        card.channel = channel if channel != inbound.channel else None
+                        replies.append(card)
             replies += await warnings.maybe_offer(ctx)
         after_commit = list(session.info.get("after_commit", []))
     for hook in after_commit:

@@ -64,10 +64,11 @@ class SendResult:
 
     `retry`: not delivered, safe to send again (a flood wait when `retry_after` is set; a
     server or connection error otherwise). `unknown`: it may have arrived (a timeout after the
-    request went out), so it is not sent again.
+    request went out), so it is not sent again. `skipped`: not sent, because the platform's
+    quota for that person is used up (Zalo's warnings per follower and month).
     """
 
-    outcome: Literal["sent", "blocked", "retry", "failed", "unknown"]
+    outcome: Literal["sent", "blocked", "retry", "failed", "unknown", "skipped"]
     retry_after: float | None = None
     error: str | None = None
     photo_id: str | None = None
@@ -431,10 +432,20 @@ class Sender:
                 wired = True
                 stamp = pacer.written()
 
+        transport: WarningTransport | None = self.transport
+        if recipient.channel != self.channel:
+            # Someone on another channel (a Zalo follower): that channel's own transport,
+            # which knows its rules; the photo id is this channel's, so it is not passed on.
+            transport = self.services.warning_transports.get(recipient.channel)
         try:
-            result = await self.transport.send_warning(
-                recipient.chat_id, message, run.photo_id, on_wire
-            )
+            if transport is None:
+                result = SendResult("failed", error=f"{recipient.channel} is not running here")
+            elif transport is self.transport:
+                result = await transport.send_warning(
+                    recipient.chat_id, message, run.photo_id, on_wire
+                )
+            else:
+                result = await transport.send_warning(recipient.chat_id, message, None, on_wire)
         except Exception as failure:  # a bug or an unexpected answer: it may have gone out
             log.exception("broadcast %s: sending one warning failed", run.broadcast.id)
             result = SendResult("unknown", error=type(failure).__name__)

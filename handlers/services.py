@@ -15,6 +15,8 @@ from storage.models import utcnow
 
 if TYPE_CHECKING:
     from bot.settings import Settings
+    from handlers.core import Outbox
+    from handlers.sender import WarningTransport
     from storage.engine import Database
 
 log = logging.getLogger(__name__)
@@ -131,6 +133,12 @@ class Services:
     observers: list[Callable[[int | None], None]] = field(default_factory=list)
     # Wake this process's broadcast senders (a warning was started or resumed).
     senders: list[Callable[[], None]] = field(default_factory=list)
+    # Each channel running in this process, by name: how a message reaches someone on another
+    # channel than the update's (a Zalo resident told of an officer's action on Telegram).
+    outboxes: dict[str, Outbox] = field(default_factory=dict)
+    # Each channel's sender of scam warnings, by name, for recipients on another channel than
+    # the warning's (a Telegram admin's warning to Zalo followers).
+    warning_transports: dict[str, WarningTransport] = field(default_factory=dict)
 
     def poke_senders(self) -> None:
         """Tell the broadcast senders there is work, instead of waiting for their next look."""

@@ -276,7 +276,9 @@ async def preview(ctx: Ctx, draft: Broadcast, to: str | None = None) -> list[Out
     """The warning as residents will see it, then the admin's choices."""
     t = ctx.t
     settings = ctx.services.settings
-    size = await broadcasts.audience_size(ctx.session, draft.channel, draft.audience)
+    size = await broadcasts.audience_size(
+        ctx.session, draft.channel, draft.audience, ctx.services.warning_transports
+    )
     shown = resident_message(settings, draft, _preview_language(draft))
     shown.to = to
     lines = [
@@ -395,7 +397,11 @@ async def _start(
 ) -> list[Outbound]:
     t = ctx.t
     assert broadcast.id is not None
-    if await broadcasts.audience_size(ctx.session, broadcast.channel, broadcast.audience) == 0:
+    others = ctx.services.warning_transports
+    if (
+        await broadcasts.audience_size(ctx.session, broadcast.channel, broadcast.audience, others)
+        == 0
+    ):
         return [
             Outbound(
                 t._(
@@ -412,6 +418,7 @@ async def _start(
         ctx.now,
         approver_id=approver.id if approver else None,
         progress_chat=ctx.inbound.chat_id,
+        others=others,
     )
     if total is None:
         return _stale(t, broadcast)
@@ -464,7 +471,9 @@ async def _submit(ctx: Ctx, admin: User, draft: Broadcast) -> list[Outbound]:
         ot = translator(other.language or DEFAULT_LANGUAGE)
         shown = resident_message(ctx.services.settings, draft, _preview_language(draft))
         shown.to = other.external_id
-        size = await broadcasts.audience_size(ctx.session, draft.channel, draft.audience)
+        size = await broadcasts.audience_size(
+            ctx.session, draft.channel, draft.audience, ctx.services.warning_transports
+        )
         ask = Outbound(
             ot._(
                 "{name} asks you to approve warning #{id} (above) for {audience} ({n} people "
@@ -668,6 +677,9 @@ async def progress_message(
     ]
     if unknown:
         lines.append(t._("Perhaps received, not sent again: {n}").format(n=t.number(unknown)))
+    skipped = figures.get("skipped", 0)
+    if skipped:
+        lines.append(skipped_line(t, skipped))
     if status == "sending" and rate > 0:
         lines.append(
             t._("{rate}/s · about {left} left").format(
@@ -694,6 +706,15 @@ async def progress_message(
             ]
         ]
     return Outbound("\n".join(lines), buttons, title=heading.format(id=broadcast.id))
+
+
+def skipped_line(t: Translator, n: int) -> str:
+    """How many were skipped because a platform's quota for them was used up."""
+    return t.ngettext(
+        "Skipped: {n} (Zalo's monthly limit of warnings for them is reached).",
+        "Skipped: {n} (Zalo's monthly limit of warnings for them is reached).",
+        n,
+    ).format(n=t.number(n))
 
 
 async def summary_message(services: Services, broadcast: Broadcast) -> Outbound:
@@ -727,8 +748,13 @@ async def summary_message(services: Services, broadcast: Broadcast) -> Outbound:
                 "sent it again, so nobody gets it twice)."
             ).format(n=t.number(broadcast.unknown))
         )
+    assert broadcast.id is not None
+    async with services.db.session() as session:
+        skipped = (await broadcasts.counts(session, broadcast.id)).get("skipped", 0)
+    if skipped:
+        lines.append(skipped_line(t, skipped))
     not_sent = broadcast.total - broadcast.sent - broadcast.blocked - broadcast.failed
-    not_sent -= broadcast.unknown
+    not_sent -= broadcast.unknown + skipped
     if broadcast.status == "cancelled" and not_sent > 0:
         lines.append(t._("Not sent because it was stopped: {n}.").format(n=t.number(not_sent)))
     title = t._("📣 Warning #{id}: summary").format(id=broadcast.id)

@@ -7,7 +7,7 @@ second process, can never send one recipient the same warning twice (see `handle
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -84,13 +84,13 @@ async def unsubscribe_chats(
     return len(result.all())
 
 
-def _audience(channel: str, audience: str) -> list[Any]:
+def _audience(channels: Collection[str], audience: str) -> list[Any]:
     banned = sa_select(col(Ban.id)).where(
         col(Ban.user_id) == col(User.id), col(Ban.lifted_at).is_(None)
     )
     where: list[Any] = [
         col(Subscription.active).is_(True),
-        col(User.channel) == channel,
+        col(User.channel).in_(list(channels)),
         col(User.consent_at).is_not(None),
         ~banned.exists(),  # a banned user receives no warnings (their subscription is kept)
     ]
@@ -114,13 +114,16 @@ async def subscribers(session: AsyncSession, channel: str | None = None) -> dict
     return {str(lang): int(n) for lang, n in (await session.execute(query)).all()}
 
 
-async def audience_size(session: AsyncSession, channel: str, audience: str) -> int:
-    """How many people a broadcast to `audience` ("all" or a language) would reach now."""
+async def audience_size(
+    session: AsyncSession, channel: str, audience: str, others: Collection[str] = ()
+) -> int:
+    """How many people a broadcast to `audience` ("all" or a language) would reach now: its
+    channel's subscribers and those of the `others` channels it can also be sent on."""
     query = (
         select(func.count())
         .select_from(Subscription)
         .join(User, col(User.id) == col(Subscription.user_id))
-        .where(*_audience(channel, audience))
+        .where(*_audience({channel, *others}, audience))
     )
     return int((await session.execute(query)).scalar_one())
 
@@ -184,6 +187,7 @@ async def start_sending(
     *,
     approver_id: int | None,
     progress_chat: str,
+    others: Collection[str] = (),
 ) -> int | None:
     """Fix the recipients and start sending; how many there are, or None if it was not in `seen`.
 
@@ -212,14 +216,16 @@ async def start_sending(
             language,
             literal("pending"),
             literal(0),
+            col(User.channel),
         )
         .select_from(Subscription)
         .join(User, col(User.id) == col(Subscription.user_id))
-        .where(*_audience(broadcast.channel, broadcast.audience))
+        .where(*_audience({broadcast.channel, *others}, broadcast.audience))
     )
     await session.execute(
         sa_insert(BroadcastDelivery).from_select(
-            ["broadcast_id", "user_id", "chat_id", "language", "state", "attempts"], recipients
+            ["broadcast_id", "user_id", "chat_id", "language", "state", "attempts", "channel"],
+            recipients,
         )
     )
     total = await session.execute(
@@ -337,6 +343,7 @@ class Recipient:
     chat_id: str
     language: str
     attempts: int
+    channel: str = "telegram"
 
 
 async def claim_due(
@@ -373,9 +380,13 @@ async def claim_due(
             col(BroadcastDelivery.chat_id),
             col(BroadcastDelivery.language),
             col(BroadcastDelivery.attempts),
+            col(BroadcastDelivery.channel),
         )
     )
-    taken = [Recipient(int(u), str(c), str(lang), int(a)) for u, c, lang, a in result.all()]
+    taken = [
+        Recipient(int(u), str(c), str(lang), int(a), str(channel))
+        for u, c, lang, a, channel in result.all()
+    ]
     return sorted(taken, key=lambda r: r.user_id)
 
 

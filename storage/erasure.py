@@ -26,7 +26,7 @@ from sqlalchemy import Delete, delete, func, or_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from storage import audit, identity, queue
+from storage import audit, identity, queue, zalo
 from storage.models import (
     Attachment,
     BroadcastDelivery,
@@ -141,6 +141,9 @@ async def erase_person(
             col(OnceMark.key).startswith(f"album:{user.channel}:{user.external_id}:")
         )
     )
+    if user.channel == "zalo":
+        # Zalo's reply window, the buttons last shown and held messages name them by Zalo id.
+        await zalo.forget(session, user.external_id)
     done.updates = await _raw_updates(session, user, current_update)
     session.info.pop("dialogue", None)
     session.info.pop("pending", None)

@@ -235,6 +235,11 @@ class ReportCard(SQLModel, table=True):
     chat_id: str = Field(max_length=64)
     message_id: str = Field(max_length=64)
     created_at: datetime = _ts(default=utcnow)
+    # The channel of `chat_id`: its edits go out through that channel, whichever channel's
+    # update changed the report.
+    channel: str = Field(
+        default="telegram", max_length=16, sa_column_kwargs={"server_default": "telegram"}
+    )
 
 
 class PendingInput(SQLModel, table=True):
@@ -367,7 +372,8 @@ class BroadcastDelivery(SQLModel, table=True):
 
     State: pending → sending → sent, blocked (they blocked the bot: unsubscribed) or failed
     (refused, or still failing after the retries); `unknown` when the sender stopped while the
-    message was on its way, so it may have arrived: it is not sent again (never twice).
+    message was on its way, so it may have arrived: it is not sent again (never twice);
+    `skipped` when the platform's quota for that person was used up (Zalo's per-follower cap).
     """
 
     __table_args__ = (sa.Index("ix_broadcastdelivery_queue", "broadcast_id", "state", "due_at"),)
@@ -387,6 +393,10 @@ class BroadcastDelivery(SQLModel, table=True):
     state: str = Field(default="pending", max_length=16)
     attempts: int = 0
     error: str | None = Field(default=None, max_length=200)
+    # The recipient's channel: their warning goes out through it, whoever wrote the warning.
+    channel: str = Field(
+        default="telegram", max_length=16, sa_column_kwargs={"server_default": "telegram"}
+    )
     due_at: datetime | None = _ts(nullable=True)
     sent_at: datetime | None = _ts(nullable=True)
 
@@ -551,3 +561,47 @@ class DashboardSession(SQLModel, table=True):
     language: str = Field(default="vi", max_length=8)
     created_at: datetime = _ts(default=utcnow)
     expires_at: datetime = _ts(default=utcnow)
+
+
+class ZaloToken(SQLModel, table=True):
+    """The Zalo Official Account's current token pair (one row, `id` 1).
+
+    Zalo's refresh token is single-use: every rotation stores the new pair here in the same
+    transaction that locked the row, so two processes never spend the same refresh token.
+    """
+
+    id: int = Field(default=1, primary_key=True)
+    access_token: str = Field(sa_type=sa.Text)
+    refresh_token: str = Field(sa_type=sa.Text)
+    expires_at: datetime = _ts()
+    rotated_at: datetime | None = _ts(nullable=True)
+
+
+class ZaloChat(SQLModel, table=True):
+    """What Zalo's rules need to know of one resident's chat with the Official Account.
+
+    Replies are free only within a window after the resident's last message, and only so many
+    of them; the buttons last shown are kept so that a typed number presses one (Zalo shows
+    them as a numbered list).
+    """
+
+    external_id: str = Field(max_length=64, primary_key=True)
+    last_inbound_at: datetime | None = _ts(nullable=True)
+    replies: int = 0
+    buttons: str | None = Field(default=None, sa_type=sa.Text)
+    following: bool = True
+    # Scam warnings sent to them in `warnings_month` (YYYY-MM): Zalo caps them per follower.
+    warnings_month: str | None = Field(default=None, max_length=7)
+    warnings_sent: int = 0
+
+
+class ZaloHeld(SQLModel, table=True):
+    """A message to a Zalo resident that Zalo's window did not allow yet; sent when they next
+    write."""
+
+    __table_args__ = (sa.Index("ix_zaloheld_external", "external_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    external_id: str = Field(max_length=64)
+    text: str = Field(sa_type=sa.Text)
+    created_at: datetime = _ts(default=utcnow)

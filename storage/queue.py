@@ -478,11 +478,23 @@ async def search_indicator(
 
 
 async def add_card(
-    session: AsyncSession, report_id: int, chat_id: str, message_id: str, now: datetime
+    session: AsyncSession,
+    report_id: int,
+    chat_id: str,
+    message_id: str,
+    now: datetime,
+    channel: str = "telegram",
 ) -> None:
-    """Remember a posted card so it can be edited when the report changes."""
+    """Remember a posted card (in `chat_id` on `channel`) so it can be edited when the report
+    changes."""
     session.add(
-        ReportCard(report_id=report_id, chat_id=chat_id, message_id=message_id, created_at=now)
+        ReportCard(
+            report_id=report_id,
+            chat_id=chat_id,
+            message_id=message_id,
+            created_at=now,
+            channel=channel,
+        )
     )
     await session.flush()
 

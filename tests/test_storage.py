@@ -22,7 +22,7 @@ NOW = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
 
 
 async def test_migrations_reach_head_and_are_idempotent(db: Database) -> None:
-    assert await upgrade(db) == head_revision() == "0011"
+    assert await upgrade(db) == head_revision() == "0012"
 
 
 async def test_concurrent_submissions_get_distinct_consecutive_case_codes(db: Database) -> None:

@@ -159,6 +159,8 @@ async def _on_start(application: Application) -> None:
     async with services.db.session() as session:
         await queue.sync_admins(session, CHANNEL, admins, services.clock())
     await register_commands(application)
+    # Other channels in this process reach officers (cards, answers) through this one.
+    services.outboxes[CHANNEL] = TelegramOutbox(application.bot)
     application.bot_data["menus"] = OfficerMenus()
     application.bot_data["timers"] = asyncio.get_running_loop().create_task(
         timers.run_forever(services, lambda: run_timers(application)), name="tinbao-timers"
@@ -232,6 +234,7 @@ class OfficerMenus:
 
 async def _on_stop(application: Application) -> None:
     services: Services = application.bot_data["services"]
+    services.outboxes.pop(CHANNEL, None)
     task = application.bot_data.pop("timers", None)
     if task is not None:
         task.cancel()
