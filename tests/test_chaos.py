@@ -22,6 +22,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlmodel import select
 
 from storage.engine import Database
@@ -37,6 +38,9 @@ KILLS = 10
 # Messages the bot sends between two kills: at most 10 × 25 of the residents'
 # ~340 answers, so all ten kills come while they are still reporting.
 ANSWERS_BETWEEN_KILLS = (8, 25)
+
+# Timed by simulated people (their patience): run alone, not beside other tests on the CPUs.
+pytestmark = pytest.mark.load
 
 
 class PollingTelegram(Telegram):

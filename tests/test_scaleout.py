@@ -46,6 +46,9 @@ THINK = (1.0, 3.0)
 PATIENCE = 30.0
 REPLY_LINE = re.compile(r"update (\d+): message (\d+) sent")
 
+# Timed by simulated people (their patience): run alone, not beside other tests on the CPUs.
+pytestmark = pytest.mark.load
+
 
 async def unhandled(db: Database) -> int:
     """Updates in the inbox not handled yet."""
