@@ -225,10 +225,11 @@ async def test_health_readiness_and_metrics(hook: Hook) -> None:
     await hook.post(r.command("start"))
     await hook.post(r.command("start"), secret="wrong")
     await replies_to(hook.fake, r.user_id, 1)
-    # The update is marked handled just after its reply is sent: look until it is.
+    # The update is marked handled just after its reply is sent: look until it is (the page
+    # reads the inbox's depth before it shows the counters, so both are waited for).
     for _ in range(100):
         status, body = await hook.get("/metrics")
-        if "tinbao_update_handling_seconds_count 1.0" in body:
+        if "tinbao_update_handling_seconds_count 1.0" in body and "inbox_depth 0.0" in body:
             break
         await asyncio.sleep(0.05)
     assert status == 200
