@@ -366,8 +366,9 @@ class Run:
 
     @property
     def ceiling(self) -> float:
-        """The best `of_limit` the sender's rate allows: blocked users take slots too."""
-        return self.rate * (1 - self.refused / self.subscribers) / self.limit
+        """The best `of_limit` the sender's rate allows (a refused warning gives its slot
+        back, so blocked users cost none)."""
+        return self.rate / self.limit
 
     @property
     def db_disagrees(self) -> bool:
@@ -673,8 +674,8 @@ def describe(r: Run) -> None:
     print(
         f"  accepted {r.accepted:,} warnings in {r.span:.1f} s = {r.per_second:.2f}/s = "
         f"{r.of_limit:.3f} of the limit ({r.per_second / r.rate:.3f} of the sender's rate); "
-        f"answered non-429 {r.attempts_per_second:.2f}/s; ceiling at this rate and share "
-        f"blocked {r.ceiling:.3f}"
+        f"answered non-429 {r.attempts_per_second:.2f}/s; ceiling at this rate "
+        f"{r.ceiling:.3f}"
     )
     print(
         f"  refused: blocked/gone {r.blocked_answers:,}, other {r.other_errors}; 429s to "
