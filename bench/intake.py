@@ -45,7 +45,6 @@ import aiohttp
 from sqlalchemy import text
 from telegram import Update
 from telegram.ext import (
-    AIORateLimiter,
     ApplicationBuilder,
     CallbackQueryHandler,
     ContextTypes,
@@ -59,9 +58,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bot.channels.telegram import _on_start, _on_stop, build_application  # noqa: E402
+from bot import polling  # noqa: E402
 from bot.settings import Settings  # noqa: E402
-from handlers.services import Services  # noqa: E402
 from storage.engine import Database  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
 from tests.updates import Resident, entity_for  # noqa: E402
@@ -379,33 +377,29 @@ async def tinbao_bot(
     )
     db = Database(settings.effective_database_url)
     await upgrade(db)
-    services = Services.create(settings, db)
-    app = build_application(settings, services)
-    services.observers.append(done.observe)
 
     async def count_reports() -> int:
         async with db.session() as session:
             result = await session.execute(text("SELECT count(*) FROM report WHERE status='new'"))
             return int(result.scalar_one())
 
-    assert app.updater is not None
-    await app.initialize()
-    await _on_start(app)  # initialize() does not run post_init
-    await app.updater.start_polling(poll_interval=0.0, timeout=1)
-    await app.start()
+    # `tinbao run` itself: bot/polling.py fetches, stores each batch in the durable inbox,
+    # confirms it, and the inbox's workers handle it.
+    stop = asyncio.Event()
+    running = asyncio.get_running_loop().create_task(
+        polling.run(
+            settings, stop, prepare=lambda services: services.observers.append(done.observe)
+        )
+    )
     try:
         name = "tinbao pipeline" if not max_rate else f"tinbao at {max_rate:g} msg/s cap"
         yield BotUnderTest(name, count_reports)
     finally:
-        limiter = app.bot.rate_limiter
-        if isinstance(limiter, AIORateLimiter):
-            # Measurement is over. Application.stop() handles every update already fetched,
-            # and after an overloaded phase hundreds may wait in the 30 messages/s bucket.
-            limiter._base_limiter = None
-        await app.updater.stop()
-        await app.stop()
-        await _on_stop(app)
-        await app.shutdown()
+        # Measurement is over: what an overloaded phase left in the inbox is finished (or
+        # given back) by the same shutdown as `tinbao run`'s.
+        stop.set()
+        await running
+        await db.dispose()
 
 
 # --------------------------------------------------------------------------- phases

@@ -15,6 +15,7 @@ import contextlib
 import json
 import logging
 import signal
+from collections.abc import Callable
 from typing import Any
 
 from telegram.error import Conflict, InvalidToken, NetworkError, RetryAfter, TimedOut
@@ -33,8 +34,14 @@ log = logging.getLogger(__name__)
 LONG_POLL = 25
 
 
-async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
-    """Poll Telegram until SIGTERM / SIGINT (or `stop` is set), then finish and exit."""
+async def run(
+    settings: Settings,
+    stop: asyncio.Event | None = None,
+    prepare: Callable[[Services], None] | None = None,
+) -> None:
+    """Poll Telegram until SIGTERM / SIGINT (or `stop` is set), then finish and exit.
+
+    `prepare` sees the services before the first update (bench/intake.py counts replies)."""
     # getUpdates returns updates in order, so nothing needs to wait for a late earlier one.
     settings = settings.model_copy(update={"inbox_reorder_ms": 0})
     if settings.zalo_enabled:
@@ -43,6 +50,8 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
     await upgrade(db)
     settings.evidence_dir.mkdir(parents=True, exist_ok=True)
     services = Services.create(settings, db)
+    if prepare is not None:
+        prepare(services)
     application = build_application(settings, services)
     await application.initialize()
     await _on_start(application)  # initialize() does not run post_init
