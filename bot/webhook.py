@@ -37,7 +37,7 @@ from prometheus_client import (
 )
 from sqlalchemy import func, text
 from sqlmodel import col, select
-from telegram import Update
+from telegram import Bot, Update
 from telegram.ext import Application
 
 from bot.channels.telegram import (
@@ -329,6 +329,7 @@ class Server:
         services: Services,
         workers: Inbox,
         metrics: Metrics,
+        bot: Bot,
         zalo_workers: Inbox | None = None,
     ) -> None:
         self.settings = settings
@@ -348,7 +349,6 @@ class Server:
         self.app.router.add_get("/readyz", self.readyz)
         self.app.router.add_get("/metrics", self.metrics_page)
         # The officers' dashboard under `/`, sending with this process's bot.
-        bot = workers.application.bot
         Dashboard(settings, services, lambda: TelegramOutbox(bot)).mount(self.app)
 
     async def telegram(self, request: web.Request) -> web.Response:
@@ -467,7 +467,7 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
         await zalo.start()
         zalo_workers = Inbox(services, zalo.process, metrics, ZALO)
         log.info("the Zalo Official Account's events are served at %s", ZALO_PATH)
-    server = Server(settings, services, workers, metrics, zalo_workers)
+    server = Server(settings, services, workers, metrics, application.bot, zalo_workers)
     runner = web.AppRunner(server.app, access_log=None, shutdown_timeout=10.0)
     await runner.setup()
     host, port = settings.listen_host_port
