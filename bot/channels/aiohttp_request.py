@@ -1,4 +1,5 @@
-"""python-telegram-bot's HTTP layer on aiohttp, for the broadcast sender's many sends in flight.
+"""python-telegram-bot's HTTP layer on aiohttp, for the broadcast sender's many sends in flight
+and the application's replies.
 
 PTB ships only `HTTPXRequest`. With the hundreds of requests in flight that a paid broadcast
 (1,000 messages/s) needs, httpcore's pool rescans every connection for every queued request
@@ -6,6 +7,9 @@ PTB ships only `HTTPXRequest`. With the hundreds of requests in flight that a pa
 CPU before Telegram's limit: measured with `bench/broadcast.py`, httpx spent about 35 s of CPU
 on 20,000 warnings, this class 8–10 s. aiohttp is already the server we run on, so this is a
 thin adapter (PTB's `BaseRequest` is the documented extension point), not a new dependency.
+The application's own requests (replies, edits, uploads, file downloads) go through it too:
+there httpx's pool bookkeeping and its two writes per request were a fifth of a webhook
+process's CPU. Only long polling's `getUpdates` keeps PTB's default request.
 
 The errors say whether a request may have reached Telegram, which is what the sender needs to
 keep "never twice": `NotSent` as the cause means it certainly did not (no connection could be
@@ -58,8 +62,11 @@ class AiohttpRequest(BaseRequest):
         connect_timeout: float = 5.0,
         read_timeout: float = 15.0,
         pool_timeout: float = 5.0,
+        trust_env: bool = False,
     ) -> None:
+        """`trust_env`: use the proxy the environment names (`HTTPS_PROXY`…), as httpx does."""
         self.connections = connections
+        self.trust_env = trust_env
         self.connect_timeout = connect_timeout
         self._read_timeout = read_timeout
         self.pool_timeout = pool_timeout
@@ -78,6 +85,7 @@ class AiohttpRequest(BaseRequest):
                 connector=connector,
                 headers={"User-Agent": self.USER_AGENT},
                 trace_configs=[tracing],
+                trust_env=self.trust_env,
             )
 
     async def shutdown(self) -> None:
