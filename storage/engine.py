@@ -81,7 +81,7 @@ class Database:
     @asynccontextmanager
     async def single(self) -> AsyncIterator[AsyncSession]:
         """A session for one statement, atomic by itself, and no audit event: the inbox's
-        writes and claims, several per update.
+        writes and claims, several per update, and a lone read before the handling.
 
         On PostgreSQL it runs in autocommit: no BEGIN and no COMMIT, two round trips (and
         their CPU) fewer than `session`. A single statement is its own transaction anyway,
