@@ -243,7 +243,7 @@ class Inbox:
         while not self.stopping:
             try:
                 now = self.services.clock()
-                async with self.services.db.session() as session:
+                async with self.services.db.single() as session:
                     taken = await inbox.claim(
                         session, self.channel, self.owner, now, claim, now - reorder
                     )
@@ -284,7 +284,7 @@ class Inbox:
             with contextlib.suppress(asyncio.CancelledError):
                 await keeping
         try:
-            async with self.services.db.session() as session:
+            async with self.services.db.single() as session:
                 await inbox.handled(session, inbox_id, self.owner, self.services.clock())
         except Exception:
             log.exception("marking an update handled failed; its claim will expire")
@@ -300,7 +300,7 @@ class Inbox:
             await asyncio.sleep(seconds / 3)
             until = self.services.clock() + timedelta(seconds=seconds)
             try:
-                async with self.services.db.session() as session:
+                async with self.services.db.single() as session:
                     kept = await inbox.renew(session, inbox_id, self.owner, until)
             except Exception:
                 log.exception("renewing a claim on the inbox failed; trying again")
@@ -368,7 +368,7 @@ class Server:
             self.metrics.received.labels(result="malformed").inc()
             return web.Response(status=400, text="not an update")
         payload = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-        async with self.storing, self.services.db.session() as session:
+        async with self.storing, self.services.db.single() as session:
             stored = await inbox.store(
                 session,
                 CHANNEL,

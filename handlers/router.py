@@ -157,7 +157,7 @@ async def respond(inbound: Inbound, services: Services, outbox: Outbox) -> list[
 async def _slow_down(inbound: Inbound, services: Services) -> list[Outbound]:
     """The one polite warning of a flood, in the user's own language (read only now: at most
     once per window, so a flood costs the database nothing more)."""
-    async with services.db.session() as session:
+    async with services.db.single() as session:  # one read
         user = await get_user(session, inbound.channel, inbound.user_id)
         banned = session.info.get("ban") is not None
     if user is not None and banned and user.role not in STAFF:
@@ -249,7 +249,7 @@ def _schedule_album_ack(
 async def _prepare_files(inbound: Inbound, services: Services) -> list[intake.PreparedFile]:
     if not inbound.files:
         return []
-    async with services.db.session() as session:
+    async with services.db.single() as session:  # one read, outside the handling transaction
         user = await get_user(session, inbound.channel, inbound.user_id)
         banned = session.info.get("ban") is not None
     if user is None or (user.consent_version != context.CONSENT_VERSION and user.role != "admin"):

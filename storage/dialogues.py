@@ -5,12 +5,29 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
-from sqlmodel import col
 
 from storage.models import Dialogue
+
+_dialogue = Dialogue.__table__  # type: ignore[attr-defined]
+# Saving a step is the write of nearly every answer: built once, with bind parameters
+# (building a statement and its cache key cost more CPU than running it), on the table (the
+# loaded object is updated below, by hand).
+_SAVE = (
+    update(_dialogue)
+    .where(
+        _dialogue.c.user_id == bindparam("p_user_id", type_=_dialogue.c.user_id.type),
+        _dialogue.c.version == bindparam("p_version", type_=_dialogue.c.version.type),
+    )
+    .values(
+        {
+            name: bindparam(f"p_new_{name}", type_=_dialogue.c[name].type)
+            for name in ("step", "data", "version", "updated_at", "expires_at")
+        }
+    )
+)
 
 
 class StaleDialogue(Exception):
@@ -76,10 +93,9 @@ async def save_dialogue(
         "expires_at": now + lifetime,
     }
     result = await session.execute(
-        update(Dialogue)
-        .where(col(Dialogue.user_id) == dialogue.user_id, col(Dialogue.version) == dialogue.version)
-        .values(**values)
-        .execution_options(synchronize_session=False)
+        _SAVE,
+        {"p_user_id": dialogue.user_id, "p_version": dialogue.version}
+        | {f"p_new_{name}": value for name, value in values.items()},
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise StaleDialogue(dialogue.user_id)

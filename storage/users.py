@@ -4,11 +4,24 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import and_
+from sqlalchemy import and_, bindparam
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from storage.models import Ban, Dialogue, PendingInput, User
+
+# Run for nearly every update: built once, with bind parameters (building a statement and its
+# cache key cost more CPU than running it).
+_GET_USER = (
+    select(User, Dialogue, PendingInput, Ban)
+    .outerjoin(Dialogue, col(Dialogue.user_id) == User.id)
+    .outerjoin(PendingInput, col(PendingInput.user_id) == User.id)
+    .outerjoin(Ban, and_(col(Ban.user_id) == User.id, col(Ban.lifted_at).is_(None)))
+    .where(
+        col(User.channel) == bindparam("p_channel"),
+        col(User.external_id) == bindparam("p_external_id"),
+    )
+)
 
 
 async def get_user(session: AsyncSession, channel: str, external_id: str) -> User | None:
@@ -19,13 +32,7 @@ async def get_user(session: AsyncSession, channel: str, external_id: str) -> Use
     (`session.info`), so the conversation needs no query of its own for them: one round trip
     less on every answer.
     """
-    result = await session.execute(
-        select(User, Dialogue, PendingInput, Ban)
-        .outerjoin(Dialogue, col(Dialogue.user_id) == User.id)
-        .outerjoin(PendingInput, col(PendingInput.user_id) == User.id)
-        .outerjoin(Ban, and_(col(Ban.user_id) == User.id, col(Ban.lifted_at).is_(None)))
-        .where(User.channel == channel, User.external_id == external_id)
-    )
+    result = await session.execute(_GET_USER, {"p_channel": channel, "p_external_id": external_id})
     row = result.first()
     if row is None:
         return None

@@ -10,11 +10,11 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import select
 
-from storage import engine, intel, reports
+from storage import engine, inbox, intel, reports
 from storage.dialogues import StaleDialogue, load_dialogue, save_dialogue, start_dialogue
 from storage.engine import Database
 from storage.migrate import head_revision, upgrade
-from storage.models import Indicator, Report
+from storage.models import InboxUpdate, Indicator, Report
 from storage.updates import claim_update
 from storage.users import record_consent
 
@@ -44,6 +44,34 @@ async def test_an_update_is_claimed_once(db: Database) -> None:
     async with db.session() as session:
         assert not await claim_update(session, "telegram", 7, NOW)
         assert await claim_update(session, "zalo", 7, NOW)  # ids are per channel
+
+
+async def test_a_single_statement_commits_by_itself_and_leaves_transactions_whole(
+    db_url: str,
+) -> None:
+    # One pooled connection, so the transaction below runs on the connection the
+    # single-statement sessions (autocommit on PostgreSQL) used just before.
+    await upgrade(Database(db_url))
+    db = Database(db_url, pool_size=1)
+    try:
+        async with db.single() as session:
+            assert await inbox.store(session, "telegram", 1, "user:1", "{}", NOW)
+        async with db.single() as session:
+            assert not await inbox.store(session, "telegram", 1, "user:1", "{}", NOW)
+            taken = await inbox.claim(session, "telegram", "me", NOW, timedelta(minutes=1), NOW)
+        assert taken is not None and taken[1] == "{}"
+        async with db.session() as session:
+            row = await session.get(InboxUpdate, taken[0])
+            assert row is not None and row.claimed_by == "me" and row.attempts == 1
+        with pytest.raises(RuntimeError):
+            async with db.session() as session:
+                await inbox.handled(session, taken[0], "me", NOW)
+                raise RuntimeError("the handler failed")
+        async with db.session() as session:
+            row = await session.get(InboxUpdate, taken[0])
+            assert row is not None and row.handled_at is None  # rolled back, not autocommitted
+    finally:
+        await db.dispose()
 
 
 async def test_a_stale_dialogue_write_is_refused_not_lost(db: Database) -> None:

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from aiohttp import web
 from telegram import Bot
 from telegram.error import TimedOut
 
@@ -161,3 +162,33 @@ async def test_no_answer_may_have_arrived_and_a_full_pool_did_not(fake: FakeBotA
     finally:
         fake.release()
         await bot.shutdown()
+
+
+async def test_the_environments_proxy_is_used_when_trusted(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[str] = []
+
+    async def proxy(request: web.Request) -> web.Response:
+        seen.append(str(request.url))
+        return web.json_response({"ok": True, "result": True})
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", proxy)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    host, port = runner.addresses[0][:2]
+    for name in ("http_proxy", "NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", f"http://{host}:{port}")
+    request = AiohttpRequest(1, trust_env=True)
+    await request.initialize()
+    try:
+        target = "http://telegram.invalid/bot123:abc/getMe"
+        for _ in range(2):  # the second request reuses the lookup
+            status, _body = await request.do_request(target, "POST")
+            assert status == 200
+        assert seen == [target, target]
+    finally:
+        await request.shutdown()
+        await runner.cleanup()

@@ -1,4 +1,5 @@
-"""python-telegram-bot's HTTP layer on aiohttp, for the broadcast sender's many sends in flight.
+"""python-telegram-bot's HTTP layer on aiohttp, for the broadcast sender's many sends in flight
+and the application's replies.
 
 PTB ships only `HTTPXRequest`. With the hundreds of requests in flight that a paid broadcast
 (1,000 messages/s) needs, httpcore's pool rescans every connection for every queued request
@@ -6,6 +7,9 @@ PTB ships only `HTTPXRequest`. With the hundreds of requests in flight that a pa
 CPU before Telegram's limit: measured with `bench/broadcast.py`, httpx spent about 35 s of CPU
 on 20,000 warnings, this class 8–10 s. aiohttp is already the server we run on, so this is a
 thin adapter (PTB's `BaseRequest` is the documented extension point), not a new dependency.
+The application's own requests (replies, edits, uploads, file downloads) go through it too:
+there httpx's pool bookkeeping and its two writes per request were a fifth of a webhook
+process's CPU. Only long polling's `getUpdates` keeps PTB's default request.
 
 The errors say whether a request may have reached Telegram, which is what the sender needs to
 keep "never twice": `NotSent` as the cause means it certainly did not (no connection could be
@@ -14,14 +18,18 @@ made, or none became free in time); any other cause means it may have.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Callable
 from contextvars import ContextVar
 from types import SimpleNamespace
 from typing import Any
 
 import aiohttp
+from aiohttp.helpers import get_env_proxy_for_url
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
+from yarl import URL
 
 # PTB's own marker for "no timeout given" is private; any value other than a number or None
 # means the same (see `_given`).
@@ -58,8 +66,16 @@ class AiohttpRequest(BaseRequest):
         connect_timeout: float = 5.0,
         read_timeout: float = 15.0,
         pool_timeout: float = 5.0,
+        trust_env: bool = False,
     ) -> None:
+        """`trust_env`: use the proxy the environment names (`HTTPS_PROXY`…), as httpx does."""
         self.connections = connections
+        self.trust_env = trust_env
+        # The environment's proxy (and its credentials) for each scheme and host, looked up
+        # once: aiohttp's own `trust_env` looks it up again in a worker thread on every
+        # request (and .netrc for the target host, which httpx does not), a third of the CPU
+        # of a reply.
+        self._proxies: dict[tuple[str, str | None], tuple[URL | None, Any]] = {}
         self.connect_timeout = connect_timeout
         self._read_timeout = read_timeout
         self.pool_timeout = pool_timeout
@@ -121,9 +137,16 @@ class AiohttpRequest(BaseRequest):
                 data = form
             else:
                 data = fields
+        proxy, proxy_auth = await self._proxy(url)
         try:
             async with self.session.request(
-                method, url, data=data, timeout=timeout, trace_request_ctx=on_wire.get()
+                method,
+                url,
+                data=data,
+                timeout=timeout,
+                trace_request_ctx=on_wire.get(),
+                proxy=proxy,
+                proxy_auth=proxy_auth,
             ) as answer:
                 return answer.status, await answer.read()
         except aiohttp.ConnectionTimeoutError as error:
@@ -135,6 +158,20 @@ class AiohttpRequest(BaseRequest):
             raise TimedOut("Timed out waiting for the answer") from error
         except aiohttp.ClientError as error:
             raise NetworkError(f"aiohttp.{type(error).__name__}: {error}") from error
+
+    async def _proxy(self, url: str) -> tuple[URL | None, Any]:
+        """The environment's proxy for this URL and its credentials, if trusted; else none."""
+        if not self.trust_env:
+            return None, None
+        target = URL(url)
+        key = (target.scheme, target.host)
+        if key not in self._proxies:
+            found: tuple[URL | None, Any] = (None, None)
+            with contextlib.suppress(LookupError):  # no proxy for this URL
+                # As aiohttp does it (it reads .netrc for the proxy's credentials: a thread).
+                found = await asyncio.to_thread(get_env_proxy_for_url, target)
+            self._proxies[key] = found
+        return self._proxies[key]
 
 
 def _given(value: Any, default: float) -> float | None:
