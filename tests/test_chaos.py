@@ -51,6 +51,13 @@ class PollingTelegram(Telegram):
         self.fake.push_update(update)
 
 
+def unhandled(path: Path) -> int:
+    """Updates in the inbox of the database at `path` not handled yet."""
+    with sqlite3.connect(path) as raw:
+        row = raw.execute("SELECT count(*) FROM inboxupdate WHERE handled_at IS NULL").fetchone()
+    return int(row[0])
+
+
 def answers(fake: FakeBotAPI) -> int:
     """Messages the bot has sent so far."""
     return sum(1 for call in fake.calls if call.method == "sendMessage")
@@ -65,6 +72,7 @@ async def test_ten_sigkills_under_load_lose_no_confirmed_report(tmp_path: Path) 
     await upgrade(db)
     rng = random.Random(11)
     kills = 0
+    interrupted = 0  # updates stored but not handled when the bot was killed
     async with FakeBotAPI() as fake:
         bot = start_bot(fake, url, data, TINBAO_OCR="false")
         try:
@@ -98,6 +106,7 @@ async def test_ten_sigkills_under_load_lose_no_confirmed_report(tmp_path: Path) 
                 bot.send_signal(signal.SIGKILL)
                 bot.wait(timeout=30)
                 kills += 1
+                interrupted += unhandled(path)
                 bot = start_bot(fake, url, data, TINBAO_OCR="false")
             outcomes = await asyncio.wait_for(asyncio.gather(*tasks), timeout=600)
             await tg.stop()
@@ -109,7 +118,10 @@ async def test_ten_sigkills_under_load_lose_no_confirmed_report(tmp_path: Path) 
             except subprocess.TimeoutExpired:
                 bot.kill()
     assert kills == KILLS, f"the residents finished after {kills} kills"
-    assert sum(o.recoveries for o in outcomes) > 0  # the kills did interrupt people
+    # The kills landed while residents' messages were stored and not yet handled. (Since
+    # `tinbao run` keeps them in its inbox, the restarted process answers them within the
+    # residents' patience: nobody may even have had to ask again.)
+    assert interrupted > 0, interrupted
 
     with sqlite3.connect(path) as raw:
         assert raw.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
