@@ -68,6 +68,8 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 ZALO_PATH = "/zalo"
 # Webhook requests storing their update at once (the rest wait their turn in aiohttp).
 STORERS = 8
+# Seconds between tries of marking an update handled (None: the last try).
+MARK_RETRIES: tuple[float | None, ...] = (0.1, 0.5, 2.0, None)
 # Idle workers look at the inbox at least this often (seconds, with jitter).
 POLL = 0.5
 # Handled updates are kept this long (for inspection), then pruned: hourly here, and by the
@@ -283,11 +285,19 @@ class Inbox:
             keeping.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await keeping
-        try:
-            async with self.services.db.single() as session:
-                await inbox.handled(session, inbox_id, self.owner, self.services.clock())
-        except Exception:
-            log.exception("marking an update handled failed; its claim will expire")
+        # A database that refuses a connection for a moment (its connection limit reached)
+        # must not leave the user's next messages waiting for the claim to expire.
+        for pause in MARK_RETRIES:
+            try:
+                async with self.services.db.single() as session:
+                    await inbox.handled(session, inbox_id, self.owner, self.services.clock())
+                break
+            except Exception:
+                if pause is None:
+                    log.exception("marking an update handled failed; its claim will expire")
+                else:
+                    log.warning("marking an update handled failed; trying again", exc_info=True)
+                    await asyncio.sleep(pause)
         self.metrics.handled.inc()
         self.metrics.latency.observe(time.perf_counter() - started)
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from sqlalchemy.exc import OperationalError
 from sqlmodel import select
 
 from bot.webhook import serve, user_key
@@ -301,3 +302,33 @@ async def test_a_claim_is_kept_while_its_update_is_still_being_handled(
         assert "Bạn có đồng ý không?" in texts[0]
         (row,) = await h.rows()
         assert row.handled_at is not None and row.attempts == 1
+
+
+async def test_an_update_whose_mark_fails_once_does_not_hold_up_the_users_next_one(
+    tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The database refuses the first "handled" mark (as PostgreSQL does when its connection
+    # limit is reached for a moment). Without a retry, the user's next message would wait for
+    # the claim to expire: a minute here.
+    real = inbox.handled
+    failures = []
+
+    async def refused_once(*args: object, **kwargs: object) -> None:
+        if not failures:
+            failures.append(1)
+            raise OperationalError("UPDATE inboxupdate", {}, Exception("too many clients"))
+        await real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(inbox, "handled", refused_once)
+    r = Resident(9006, "Hoa")
+    async with (
+        FakeBotAPI() as fake,
+        running_webhook(tmp_path, db_url, fake, inbox_claim_seconds=60.0, inbox_reorder_ms=0) as h,
+    ):
+        assert await h.post({"update_id": 9300, **r.command("start")}) == 200
+        await replies_to(fake, r.user_id, 1)
+        assert await h.post({"update_id": 9301, **r.command("trogiup")}) == 200
+        texts = await replies_to(fake, r.user_id, 2, timeout=15.0)
+        assert failures == [1] and len(texts) == 2
+        rows = await h.rows()
+        assert all(row.handled_at is not None and row.attempts == 1 for row in rows)
