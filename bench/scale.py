@@ -68,6 +68,19 @@ class Result:
         return self.updates / self.wall if self.wall else 0.0
 
 
+# PostgreSQL connections the processes under test may hold together: the server's default
+# `max_connections` is 100, and this script and the simulated Telegram need a few.
+CONNECTION_BUDGET = 90
+
+
+def inbox_workers(processes: int) -> int:
+    """`TINBAO_INBOX_WORKERS` per process, so that all of them fit the connection budget: a
+    process uses about its workers + 10 connections under this load (webhook stores, timers;
+    docs/deploy.md sizes for peaks, 10 more). Past the budget PostgreSQL refuses connections,
+    and an update that meets a refusal waits or is answered with an apology."""
+    return max(2, min(16, CONNECTION_BUDGET // processes - 12))
+
+
 async def measure(label: str, db_url: str, processes: int, residents: int) -> Result:
     db = Database(db_url)
     await upgrade(db)
@@ -81,8 +94,17 @@ async def measure(label: str, db_url: str, processes: int, residents: int) -> Re
         async with FakeBotAPI() as fake:
             public = await balancer.start()
             try:
+                workers = str(inbox_workers(processes))
                 running = [
-                    start_webhook(fake, db_url, data, port, f"{public}/telegram", SECRET)
+                    start_webhook(
+                        fake,
+                        db_url,
+                        data,
+                        port,
+                        f"{public}/telegram",
+                        SECRET,
+                        TINBAO_INBOX_WORKERS=workers,
+                    )
                     for port in ports
                 ]
                 for url, process in zip(backends, running, strict=True):
