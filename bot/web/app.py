@@ -184,14 +184,7 @@ class Dashboard:
                 raise
             except Exception:
                 log.exception("a dashboard page failed")
-                return self.render(
-                    page,
-                    "message.html",
-                    500,
-                    message=page.t._(
-                        "Sorry, something went wrong on our side. Please try again in a moment."
-                    ),
-                )
+                return self._failed(page)
 
         return wrapped
 
@@ -220,16 +213,20 @@ class Dashboard:
                 return await handler(page, form)
             except Exception:
                 log.exception("a dashboard action failed")
-                return self.render(
-                    page,
-                    "message.html",
-                    500,
-                    message=page.t._(
-                        "Sorry, something went wrong on our side. Please try again in a moment."
-                    ),
-                )
+                return self._failed(page)
 
         return wrapped
+
+    def _failed(self, page: Page) -> web.Response:
+        """The polite page for a failure of ours (the log has the details)."""
+        return self.render(
+            page,
+            "message.html",
+            500,
+            message=page.t._(
+                "Sorry, something went wrong on our side. Please try again in a moment."
+            ),
+        )
 
     async def style(self, request: web.Request) -> web.Response:
         """The stylesheet (served from the package: no CDN)."""
